@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <jansson.h>
+
+/* Print a JSON value to stdout (indented, keys in insertion order) and
+ * release the reference. Returns 0 or -EIO. */
+int json_print(json_t *v);
+/* Print "shieldvm CMD: message" on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
