@@ -11,6 +11,9 @@
 #
 # summed over both builds; a build that fails to configure or compile counts
 # as one failure. Exit status is 0 only if nothing failed.
+#
+# Environment: CHECK_CC (default gcc) picks the compiler on first configure;
+# ASAN_OPTIONS and UBSAN_OPTIONS, if set, replace the defaults below.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,8 +27,6 @@ scripts/install-deps.sh || {
 # Sanitizer runtime settings: any report ends the test with an error.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1:print_summary=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1}
-# LeakSanitizer does not work under ptrace (e.g. strace, gdb): keep it clean.
-export LSAN_OPTIONS=${LSAN_OPTIONS:-print_suppressions=0}
 
 build_failures=0
 tested=()
@@ -66,5 +67,6 @@ failed=$((failed + build_failures))
 echo
 line="$passed passed, $failed failed"
 ((skipped > 0)) && line+=", $skipped skipped"
+mkdir -p build && echo "$line" >build/check-summary.txt
 echo "$line"
 ((failed == 0))

@@ -230,6 +230,20 @@ ossl_fail:
 }
 
 /* Shared front half: unmarshal, signature, magic, type, nonce, info. */
+static const char *attest_kind(uint16_t type)
+{
+	switch (type) {
+	case TPM2_ST_ATTEST_QUOTE:
+		return "quote";
+	case TPM2_ST_ATTEST_CERTIFY:
+		return "certify";
+	case TPM2_ST_ATTEST_CREATION:
+		return "certify-creation";
+	default:
+		return "attestation";
+	}
+}
+
 static int check_attest(const struct tpm2_key *ak, const uint8_t *attest,
 			size_t attest_len, const uint8_t *sig, size_t sig_len,
 			const uint8_t *nonce, size_t nonce_len,
@@ -237,6 +251,7 @@ static int check_attest(const struct tpm2_key *ak, const uint8_t *attest,
 			TPMT_SIGNATURE *s, struct quote_info *info,
 			struct err *e)
 {
+	const char *kind = attest_kind(want_type);
 	int r;
 
 	r = tpm2_attest_unmarshal(attest, attest_len, a, e);
@@ -246,30 +261,33 @@ static int check_attest(const struct tpm2_key *ak, const uint8_t *attest,
 	if (r < 0)
 		return r;
 	r = quote_check_signature(ak, attest, attest_len, s, e);
-	if (r < 0)
+	if (r < 0) {
+		err_prefix(e, "%s", kind);
 		return r;
+	}
 	if (a->magic != TPM2_GENERATED_VALUE)
 		return err_set(e, EKEYREJECTED,
-			       "attestation magic is 0x%08x, not "
-			       "TPM_GENERATED_VALUE 0xff544347",
-			       a->magic);
+			       "%s magic is 0x%08x, not TPM_GENERATED_VALUE "
+			       "0xff544347",
+			       kind, a->magic);
 	if (a->type != want_type)
 		return err_set(e, EKEYREJECTED,
-			       "attestation type is 0x%04x, expected 0x%04x",
-			       a->type, want_type);
+			       "%s: attestation type is 0x%04x (%s), "
+			       "expected 0x%04x",
+			       kind, a->type, attest_kind(a->type), want_type);
 	if (nonce_len > TPM_MAX_NONCE_SIZE)
 		return err_set(e, EMSGSIZE, "nonce is %zu bytes, limit is %u",
 			       nonce_len, TPM_MAX_NONCE_SIZE);
 	if (a->extraData.size != nonce_len)
 		return err_set(e, EKEYREJECTED,
-			       "extraData (%u bytes) does not match nonce "
+			       "%s extraData (%u bytes) does not match nonce "
 			       "(%zu bytes)",
-			       a->extraData.size, nonce_len);
+			       kind, a->extraData.size, nonce_len);
 	if (nonce_len &&
 	    CRYPTO_memcmp(a->extraData.buffer, nonce, nonce_len) != 0)
 		return err_set(e, EKEYREJECTED,
-			       "extraData does not match nonce (%zu bytes)",
-			       nonce_len);
+			       "%s extraData does not match nonce (%zu bytes)",
+			       kind, nonce_len);
 
 	if (info) {
 		memset(info, 0, sizeof(*info));

@@ -7,6 +7,8 @@
 
 static void put(struct logbuild *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 256;
 		b->buf = realloc(b->buf, b->cap);
