@@ -45,7 +45,8 @@ static void put_be16(uint8_t *p, size_t v)
 static int hmac_init(EVP_MAC_CTX **ret, const struct hash_alg *h,
 		     const uint8_t *key, size_t key_len)
 {
-	_cleanup_(EVP_MAC_freep) EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	_cleanup_(EVP_MAC_freep)
+		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	OSSL_PARAM params[2];
 	EVP_MAC_CTX *ctx;
 
@@ -184,7 +185,8 @@ static int seed_rsa(EVP_PKEY *ek, const struct hash_alg *h, uint8_t *seed,
 	}
 	if (EVP_PKEY_encrypt(ctx, enc, &n, seed, h->size) <= 0) {
 		ERR_clear_error();
-		return err_set(e, EIO, "RSA-OAEP encryption of the seed failed");
+		return err_set(e, EIO,
+			       "RSA-OAEP encryption of the seed failed");
 	}
 	*enc_len = n;
 	return 0;
@@ -210,7 +212,8 @@ static int seed_ecc(EVP_PKEY *ek, const TPMT_PUBLIC *pub,
 	    EVP_PKEY_keygen(gctx, &eph) <= 0) {
 		ERR_clear_error();
 		return err_set(e, EIO, "cannot create an ephemeral %s key",
-			       tpm2_curve_name(pub->parameters.eccDetail.curveID));
+			       tpm2_curve_name(
+				       pub->parameters.eccDetail.curveID));
 	}
 	if (!EVP_PKEY_get_bn_param(eph, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
 	    !EVP_PKEY_get_bn_param(eph, OSSL_PKEY_PARAM_EC_PUB_Y, &y)) {
@@ -256,10 +259,9 @@ static int check_name(const uint8_t *name, size_t len, struct err *e)
 	return 0;
 }
 
-int credential_make(const TPMT_PUBLIC *ek, const uint8_t *name,
-		    size_t name_len, const uint8_t *credential,
-		    size_t credential_len, struct credential *out,
-		    struct err *e)
+int credential_make(const TPMT_PUBLIC *ek, const uint8_t *name, size_t name_len,
+		    const uint8_t *credential, size_t credential_len,
+		    struct credential *out, struct err *e)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	_cleanup_(EVP_CIPHER_freep) EVP_CIPHER *cipher = NULL;
@@ -326,8 +328,8 @@ int credential_make(const TPMT_PUBLIC *ek, const uint8_t *name,
 	out->secret_len = 2 + enc_len;
 
 	/* symKey and HMAC key */
-	if (credential_kdfa(h->tpm_id, seed, h->size, "STORAGE", name,
-			    name_len, NULL, 0, symkey, bits / 8u) < 0 ||
+	if (credential_kdfa(h->tpm_id, seed, h->size, "STORAGE", name, name_len,
+			    NULL, 0, symkey, bits / 8u) < 0 ||
 	    credential_kdfa(h->tpm_id, seed, h->size, "INTEGRITY", NULL, 0,
 			    NULL, 0, hmackey, h->size) < 0) {
 		r = err_set(e, EIO, "KDFa failed");

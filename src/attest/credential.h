@@ -32,9 +32,9 @@
 #include "common/err.h"
 
 struct credential {
-	uint8_t id_object[sizeof(TPM2B_ID_OBJECT)];      /* marshalled */
+	uint8_t id_object[sizeof(TPM2B_ID_OBJECT)]; /* marshalled */
 	size_t id_object_len;
-	uint8_t secret[sizeof(TPM2B_ENCRYPTED_SECRET)];  /* marshalled */
+	uint8_t secret[sizeof(TPM2B_ENCRYPTED_SECRET)]; /* marshalled */
 	size_t secret_len;
 };
 
@@ -44,10 +44,9 @@ struct credential {
  * longer ones). 0, -EBADMSG (bad name or credential), -EOPNOTSUPP (EK not
  * usable), -ENOMEM, -EIO.
  */
-int credential_make(const TPMT_PUBLIC *ek, const uint8_t *name,
-		    size_t name_len, const uint8_t *credential,
-		    size_t credential_len, struct credential *out,
-		    struct err *e);
+int credential_make(const TPMT_PUBLIC *ek, const uint8_t *name, size_t name_len,
+		    const uint8_t *credential, size_t credential_len,
+		    struct credential *out, struct err *e);
 
 /*
  * The file tpm2_makecredential -o writes and tpm2_activatecredential -i

@@ -30,7 +30,7 @@ DEFINE_CLEANUP_FUNC(EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free)
 
 struct ekcert_cas {
 	X509_STORE *store;
-	STACK_OF(X509) *intermediates;
+	STACK_OF(X509) * intermediates;
 	size_t anchors;
 };
 
@@ -72,8 +72,7 @@ static bool looks_der(const uint8_t *buf, size_t len)
 }
 
 /* One DER certificate, or the first of a PEM input. */
-static int parse_one(const uint8_t *buf, size_t len, X509 **ret,
-		     struct err *e)
+static int parse_one(const uint8_t *buf, size_t len, X509 **ret, struct err *e)
 {
 	X509 *x = NULL;
 
@@ -124,7 +123,8 @@ static int cas_add_one(struct ekcert_cas *cas, X509 *x, const char *label,
 
 			ERR_clear_error();
 			/* The same anchor twice is harmless. */
-			if (ERR_GET_REASON(le) != X509_R_CERT_ALREADY_IN_HASH_TABLE)
+			if (ERR_GET_REASON(le) !=
+			    X509_R_CERT_ALREADY_IN_HASH_TABLE)
 				return err_set(e, ENOMEM,
 					       "%s: cannot add trust anchor",
 					       label);
@@ -167,8 +167,8 @@ int ekcert_cas_add(struct ekcert_cas *cas, const uint8_t *buf, size_t len,
 	if (!bio)
 		return err_set(e, ENOMEM, "out of memory");
 	for (;;) {
-		_cleanup_(X509_freep) X509 *x = PEM_read_bio_X509(bio, NULL,
-								  NULL, NULL);
+		_cleanup_(X509_freep)
+			X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 
 		if (!x)
 			break;
@@ -179,8 +179,8 @@ int ekcert_cas_add(struct ekcert_cas *cas, const uint8_t *buf, size_t len,
 	}
 	ERR_clear_error();
 	if (n == 0)
-		return err_set(e, EBADMSG,
-			       "%s holds no DER or PEM certificate", label);
+		return err_set(e, EBADMSG, "%s holds no DER or PEM certificate",
+			       label);
 	return n;
 }
 
@@ -317,9 +317,8 @@ static int ek_eku(X509 *x)
 	return 0;
 }
 
-int ekcert_verify(const struct ekcert_cas *cas, const uint8_t *cert,
-		  size_t len, time_t at, struct ekcert_info *info,
-		  struct err *e)
+int ekcert_verify(const struct ekcert_cas *cas, const uint8_t *cert, size_t len,
+		  time_t at, struct ekcert_info *info, struct err *e)
 {
 	_cleanup_(X509_freep) X509 *x = NULL;
 	_cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = NULL;
@@ -358,7 +357,8 @@ int ekcert_verify(const struct ekcert_cas *cas, const uint8_t *cert,
 			       "no trust anchor (self-signed CA certificate) "
 			       "is configured");
 	ctx = X509_STORE_CTX_new();
-	if (!ctx || !X509_STORE_CTX_init(ctx, cas->store, x, cas->intermediates))
+	if (!ctx ||
+	    !X509_STORE_CTX_init(ctx, cas->store, x, cas->intermediates))
 		return err_set(e, ENOMEM, "out of memory");
 	param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_depth(param, EKCERT_MAX_CHAIN_DEPTH);
@@ -407,8 +407,8 @@ int ekcert_public_key(const uint8_t *cert, size_t len, EVP_PKEY **ret,
 	return 0;
 }
 
-int ekcert_match_public(const uint8_t *cert, size_t len,
-			const TPMT_PUBLIC *pub, struct err *e)
+int ekcert_match_public(const uint8_t *cert, size_t len, const TPMT_PUBLIC *pub,
+			struct err *e)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ck = NULL, *tk = NULL;
 	int r;
@@ -427,9 +427,9 @@ int ekcert_match_public(const uint8_t *cert, size_t len,
 		return err_set(e, EKEYREJECTED,
 			       "EK certificate key (%s, %d bits) is not the "
 			       "EK public key (%s)",
-			       EVP_PKEY_get_base_id(ck) == EVP_PKEY_RSA ? "RSA" :
-									"EC",
-			       EVP_PKEY_get_bits(ck),
-			       tpm2_alg_name(pub->type));
+			       EVP_PKEY_get_base_id(ck) == EVP_PKEY_RSA ?
+				       "RSA" :
+				       "EC",
+			       EVP_PKEY_get_bits(ck), tpm2_alg_name(pub->type));
 	return 0;
 }

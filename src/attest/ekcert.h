@@ -52,25 +52,24 @@ void ekcert_cas_count(const struct ekcert_cas *cas, size_t *anchors,
 		      size_t *intermediates);
 
 struct ekcert_info {
-	char subject[256];              /* RFC 2253 one-line, may be "" */
+	char subject[256]; /* RFC 2253 one-line, may be "" */
 	char issuer[256];
-	char manufacturer[64];          /* from the SAN directoryName */
+	char manufacturer[64]; /* from the SAN directoryName */
 	char model[64];
 	char version[64];
-	char not_before[32];            /* "YYYY-MM-DDTHH:MM:SSZ" */
+	char not_before[32]; /* "YYYY-MM-DDTHH:MM:SSZ" */
 	char not_after[32];
-	int key_type;                   /* EVP_PKEY_RSA or EVP_PKEY_EC */
+	int key_type; /* EVP_PKEY_RSA or EVP_PKEY_EC */
 	int key_bits;
-	bool ek_eku;                    /* carries tcg-kp-EKCertificate */
-	int chain_len;                  /* leaf to anchor, inclusive */
+	bool ek_eku;   /* carries tcg-kp-EKCertificate */
+	int chain_len; /* leaf to anchor, inclusive */
 };
 
 /* Validate cert (DER or PEM, at most EKCERT_MAX_SIZE) against cas.
  * at == 0 means now. info may be NULL; it is filled as far as parsing got,
  * even on rejection. */
-int ekcert_verify(const struct ekcert_cas *cas, const uint8_t *cert,
-		  size_t len, time_t at, struct ekcert_info *info,
-		  struct err *e);
+int ekcert_verify(const struct ekcert_cas *cas, const uint8_t *cert, size_t len,
+		  time_t at, struct ekcert_info *info, struct err *e);
 
 /* The certified public key. */
 int ekcert_public_key(const uint8_t *cert, size_t len, EVP_PKEY **ret,
@@ -78,5 +77,5 @@ int ekcert_public_key(const uint8_t *cert, size_t len, EVP_PKEY **ret,
 
 /* The certificate's key equals the TPM public area's key (same RSA modulus
  * and exponent, or same EC curve and point). */
-int ekcert_match_public(const uint8_t *cert, size_t len,
-			const TPMT_PUBLIC *pub, struct err *e);
+int ekcert_match_public(const uint8_t *cert, size_t len, const TPMT_PUBLIC *pub,
+			struct err *e);

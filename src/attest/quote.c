@@ -51,14 +51,14 @@ void quote_format_selection(const struct quote_selection_bank *sel,
 {
 	size_t off = 0;
 
-#define APPEND(...)                                                            \
-	do {                                                                   \
-		int _n = snprintf(buf + off, size - off, __VA_ARGS__);        \
-		if (_n < 0 || (size_t)_n >= size - off) {                      \
-			off = size - 1;                                        \
-			goto out;                                              \
-		}                                                              \
-		off += (size_t)_n;                                             \
+#define APPEND(...)                                                    \
+	do {                                                           \
+		int _n = snprintf(buf + off, size - off, __VA_ARGS__); \
+		if (_n < 0 || (size_t)_n >= size - off) {              \
+			off = size - 1;                                \
+			goto out;                                      \
+		}                                                      \
+		off += (size_t)_n;                                     \
 	} while (0)
 
 	if (!size)
@@ -80,8 +80,7 @@ out:
 #undef APPEND
 }
 
-static const struct hash_alg *sig_hash_alg(uint16_t id, struct err *e,
-					   int *r)
+static const struct hash_alg *sig_hash_alg(uint16_t id, struct err *e, int *r)
 {
 	const struct hash_alg *h = NULL;
 
@@ -97,8 +96,8 @@ static const struct hash_alg *sig_hash_alg(uint16_t id, struct err *e,
 	}
 	if (!h || !hash_alg_md(h))
 		*r = err_set(e, EOPNOTSUPP,
-			     "signature hash 0x%04x (%s) is not supported",
-			     id, tpm2_alg_name(id));
+			     "signature hash 0x%04x (%s) is not supported", id,
+			     tpm2_alg_name(id));
 	return h;
 }
 
@@ -193,7 +192,8 @@ int quote_check_signature(const struct tpm2_key *ak, const uint8_t *msg,
 				       tpm2_alg_name(sig->sigAlg),
 				       tpm2_alg_name(hash_id),
 				       tpm2_alg_name(ks->scheme),
-				       tpm2_alg_name(ks->details.anySig.hashAlg));
+				       tpm2_alg_name(
+					       ks->details.anySig.hashAlg));
 		if (!(ak->pub.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT))
 			return err_set(e, EKEYREJECTED,
 				       "the AK is not a signing key "
@@ -207,8 +207,10 @@ int quote_check_signature(const struct tpm2_key *ak, const uint8_t *msg,
 				 ak->pkey) <= 0)
 		goto ossl_fail;
 	if (sig->sigAlg == TPM2_ALG_RSAPSS) {
-		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) <= 0)
+		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <=
+			    0 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+						     RSA_PSS_SALTLEN_AUTO) <= 0)
 			goto ossl_fail;
 	} else if (sig->sigAlg == TPM2_ALG_RSASSA) {
 		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
@@ -247,9 +249,8 @@ static const char *attest_kind(uint16_t type)
 static int check_attest(const struct tpm2_key *ak, const uint8_t *attest,
 			size_t attest_len, const uint8_t *sig, size_t sig_len,
 			const uint8_t *nonce, size_t nonce_len,
-			uint16_t want_type, TPMS_ATTEST *a,
-			TPMT_SIGNATURE *s, struct quote_info *info,
-			struct err *e)
+			uint16_t want_type, TPMS_ATTEST *a, TPMT_SIGNATURE *s,
+			struct quote_info *info, struct err *e)
 {
 	const char *kind = attest_kind(want_type);
 	int r;
@@ -372,8 +373,8 @@ int quote_verify(const struct tpm2_key *ak, const uint8_t *attest,
 	unsigned n = 0;
 	int r;
 
-	r = check_attest(ak, attest, attest_len, sig, sig_len, nonce,
-			 nonce_len, TPM2_ST_ATTEST_QUOTE, &a, &s, info, e);
+	r = check_attest(ak, attest, attest_len, sig, sig_len, nonce, nonce_len,
+			 TPM2_ST_ATTEST_QUOTE, &a, &s, info, e);
 	if (r < 0)
 		return r;
 
@@ -388,8 +389,8 @@ int quote_verify(const struct tpm2_key *ak, const uint8_t *attest,
 
 		if (p->sizeofSelect > sizeof(p->pcrSelect))
 			return err_set(e, EBADMSG,
-				       "quote PCR selection %u is %u bytes",
-				       i, p->sizeofSelect);
+				       "quote PCR selection %u is %u bytes", i,
+				       p->sizeofSelect);
 		for (unsigned j = 0; j < p->sizeofSelect; j++)
 			m |= (uint32_t)p->pcrSelect[j] << (8 * j);
 		banks[n].alg = p->hash;
@@ -459,12 +460,12 @@ int quote_verify_certify(const struct tpm2_key *ak, const uint8_t *attest,
 	TPMS_ATTEST a;
 	int r;
 
-	r = check_attest(ak, attest, attest_len, sig, sig_len, nonce,
-			 nonce_len, TPM2_ST_ATTEST_CERTIFY, &a, &s, info, e);
+	r = check_attest(ak, attest, attest_len, sig, sig_len, nonce, nonce_len,
+			 TPM2_ST_ATTEST_CERTIFY, &a, &s, info, e);
 	if (r < 0)
 		return r;
-	return check_name("certified name", &a.attested.certify.name, key,
-			  info, e);
+	return check_name("certified name", &a.attested.certify.name, key, info,
+			  e);
 }
 
 int quote_verify_creation(const struct tpm2_key *ak, const uint8_t *attest,
@@ -482,8 +483,8 @@ int quote_verify_creation(const struct tpm2_key *ak, const uint8_t *attest,
 	TPMS_ATTEST a;
 	int r;
 
-	r = check_attest(ak, attest, attest_len, sig, sig_len, nonce,
-			 nonce_len, TPM2_ST_ATTEST_CREATION, &a, &s, info, e);
+	r = check_attest(ak, attest, attest_len, sig, sig_len, nonce, nonce_len,
+			 TPM2_ST_ATTEST_CREATION, &a, &s, info, e);
 	if (r < 0)
 		return r;
 	r = check_name("creation objectName", &a.attested.creation.objectName,
@@ -596,10 +597,10 @@ static uint32_t le32(const uint8_t *p)
 }
 
 /* Layout of tpm2-tools' host structs, written little-endian. */
-#define T2T_SEL_ENTRY 8u      /* UINT16 hash, UINT8 sizeofSelect, BYTE[4], pad */
-#define T2T_SEL_SIZE (4u + 16u * T2T_SEL_ENTRY)           /* 132 */
-#define T2T_DIGEST_ENTRY (2u + 64u)                       /* TPM2B_DIGEST */
-#define T2T_TPML_DIGEST (4u + 8u * T2T_DIGEST_ENTRY)      /* 532 */
+#define T2T_SEL_ENTRY 8u /* UINT16 hash, UINT8 sizeofSelect, BYTE[4], pad */
+#define T2T_SEL_SIZE (4u + 16u * T2T_SEL_ENTRY)	     /* 132 */
+#define T2T_DIGEST_ENTRY (2u + 64u)		     /* TPM2B_DIGEST */
+#define T2T_TPML_DIGEST (4u + 8u * T2T_DIGEST_ENTRY) /* 532 */
 #define T2T_MAX_TPML_DIGEST 32u
 
 static int assign(struct quote_pcrs *pcrs, uint16_t alg, unsigned pcr,
@@ -615,8 +616,8 @@ static int assign(struct quote_pcrs *pcrs, uint16_t alg, unsigned pcr,
 		return err_set(e, EBADMSG, "%s PCR %u value is %zu bytes",
 			       h->name, pcr, len);
 	if (pcr >= QUOTE_NUM_PCRS)
-		return err_set(e, EBADMSG, "%s PCR %u is out of range",
-			       h->name, pcr);
+		return err_set(e, EBADMSG, "%s PCR %u is out of range", h->name,
+			       pcr);
 	b = quote_pcrs_add_bank(pcrs, alg);
 	if (!b)
 		return err_set(e, EMSGSIZE, "more than %u PCR banks",
@@ -693,7 +694,8 @@ int quote_pcrs_from_tpm2_tools(const uint8_t *buf, size_t len,
 
 	if (len >= T2T_SEL_SIZE + 4 &&
 	    (len - T2T_SEL_SIZE - 4) % T2T_TPML_DIGEST == 0 &&
-	    le32(buf + T2T_SEL_SIZE) == (len - T2T_SEL_SIZE - 4) / T2T_TPML_DIGEST &&
+	    le32(buf + T2T_SEL_SIZE) ==
+		    (len - T2T_SEL_SIZE - 4) / T2T_TPML_DIGEST &&
 	    le32(buf + T2T_SEL_SIZE) <= T2T_MAX_TPML_DIGEST)
 		return t2t_serialized(buf, len, pcrs, e);
 
@@ -705,7 +707,8 @@ int quote_pcrs_from_tpm2_tools(const uint8_t *buf, size_t len,
 			continue;
 		if (!h)
 			return err_set(e, EOPNOTSUPP,
-				       "PCR bank 0x%04x is unknown", sel[i].alg);
+				       "PCR bank 0x%04x is unknown",
+				       sel[i].alg);
 		for (unsigned p = 0; p < 32; p++) {
 			if (!(sel[i].mask & (1u << p)))
 				continue;

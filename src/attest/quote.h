@@ -32,7 +32,7 @@
 #include "common/err.h"
 #include "common/limits.h"
 
-#define QUOTE_NUM_PCRS 24u              /* PC Client PCRs 0..23 */
+#define QUOTE_NUM_PCRS 24u /* PC Client PCRs 0..23 */
 #define QUOTE_MAX_BANKS EVENTLOG_MAX_BANKS
 #define QUOTE_MAX_DIGEST 64u
 
@@ -44,8 +44,8 @@
  * rejected: the supplied values must cover the whole selection.
  */
 struct quote_pcr_bank {
-	uint16_t alg;                   /* TPM_ALG_SHA1, TPM_ALG_SHA256, ... */
-	uint32_t mask;                  /* bit i set: values[i] is PCR i */
+	uint16_t alg;  /* TPM_ALG_SHA1, TPM_ALG_SHA256, ... */
+	uint32_t mask; /* bit i set: values[i] is PCR i */
 	uint8_t values[QUOTE_NUM_PCRS][QUOTE_MAX_DIGEST];
 };
 
@@ -62,17 +62,17 @@ struct quote_pcr_bank *quote_pcrs_add_bank(struct quote_pcrs *pcrs,
 
 struct quote_selection_bank {
 	uint16_t alg;
-	uint32_t mask;                  /* bit i: PCR i selected */
+	uint32_t mask; /* bit i: PCR i selected */
 };
 
 /* What a verified attestation says, for callers and for --json. */
 struct quote_info {
-	uint16_t type;                  /* TPM2_ST_ATTEST_* */
-	uint16_t sig_alg;               /* TPM2_ALG_RSASSA, _RSAPSS, _ECDSA */
-	uint16_t sig_hash;              /* TPM2_ALG_SHA256, ... */
-	uint8_t signer[sizeof(TPMU_NAME)];   /* qualifiedSigner */
+	uint16_t type;	   /* TPM2_ST_ATTEST_* */
+	uint16_t sig_alg;  /* TPM2_ALG_RSASSA, _RSAPSS, _ECDSA */
+	uint16_t sig_hash; /* TPM2_ALG_SHA256, ... */
+	uint8_t signer[sizeof(TPMU_NAME)]; /* qualifiedSigner */
 	size_t signer_len;
-	uint64_t clock;                 /* clockInfo */
+	uint64_t clock; /* clockInfo */
 	uint32_t reset_count;
 	uint32_t restart_count;
 	bool safe;
@@ -83,7 +83,7 @@ struct quote_info {
 	struct quote_selection_bank banks[TPM2_NUM_PCR_BANKS];
 	uint8_t pcr_digest[QUOTE_MAX_DIGEST];
 	size_t pcr_digest_len;
-	bool pcr_digest_checked;        /* false only if pcrs was NULL */
+	bool pcr_digest_checked; /* false only if pcrs was NULL */
 
 	/* TPM2_ST_ATTEST_CERTIFY (name) and _CREATION (objectName) */
 	uint8_t name[sizeof(TPMU_NAME)];
@@ -160,10 +160,10 @@ int quote_check_attributes(const TPMT_PUBLIC *pub, uint32_t required,
  *   allowed:   userWithAuth, adminWithPolicy, noDA, stClear
  *   type:      RSA (>= 2048 bits) or ECC (NIST P-256/384/521).
  */
-#define QUOTE_TRANSPORT_KEY_REQUIRED                                           \
-	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |                      \
+#define QUOTE_TRANSPORT_KEY_REQUIRED                      \
+	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | \
 	 TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_DECRYPT)
-#define QUOTE_TRANSPORT_KEY_FORBIDDEN                                          \
+#define QUOTE_TRANSPORT_KEY_FORBIDDEN \
 	(TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED)
 int quote_check_transport_key(const TPMT_PUBLIC *pub, struct err *e);
 

@@ -47,9 +47,11 @@ int tpm2_rc_to_errno(TSS2_RC rc)
 	case TSS2_BASE_RC_TRY_AGAIN:
 		return -EAGAIN;
 	default:
-		/* Layer-specific or TPM response codes: the input was refused. */
-		return (rc & TSS2_RC_LAYER_MASK) == TSS2_MU_RC_LAYER ? -EBADMSG :
-								       -EPROTO;
+		/* Layer-specific or TPM response codes: the input was refused.
+		 */
+		return (rc & TSS2_RC_LAYER_MASK) == TSS2_MU_RC_LAYER ?
+			       -EBADMSG :
+			       -EPROTO;
 	}
 }
 
@@ -57,18 +59,28 @@ static const struct {
 	uint16_t id;
 	const char *name;
 } alg_names[] = {
-	{ TPM2_ALG_RSA, "rsa" },         { TPM2_ALG_SHA1, "sha1" },
-	{ TPM2_ALG_HMAC, "hmac" },       { TPM2_ALG_AES, "aes" },
+	{ TPM2_ALG_RSA, "rsa" },
+	{ TPM2_ALG_SHA1, "sha1" },
+	{ TPM2_ALG_HMAC, "hmac" },
+	{ TPM2_ALG_AES, "aes" },
 	{ TPM2_ALG_KEYEDHASH, "keyedhash" },
-	{ TPM2_ALG_XOR, "xor" },         { TPM2_ALG_SHA256, "sha256" },
-	{ TPM2_ALG_SHA384, "sha384" },   { TPM2_ALG_SHA512, "sha512" },
-	{ TPM2_ALG_NULL, "null" },       { TPM2_ALG_SM3_256, "sm3_256" },
-	{ TPM2_ALG_RSASSA, "rsassa" },   { TPM2_ALG_RSAES, "rsaes" },
-	{ TPM2_ALG_RSAPSS, "rsapss" },   { TPM2_ALG_OAEP, "oaep" },
-	{ TPM2_ALG_ECDSA, "ecdsa" },     { TPM2_ALG_ECDH, "ecdh" },
-	{ TPM2_ALG_ECDAA, "ecdaa" },     { TPM2_ALG_SM2, "sm2" },
+	{ TPM2_ALG_XOR, "xor" },
+	{ TPM2_ALG_SHA256, "sha256" },
+	{ TPM2_ALG_SHA384, "sha384" },
+	{ TPM2_ALG_SHA512, "sha512" },
+	{ TPM2_ALG_NULL, "null" },
+	{ TPM2_ALG_SM3_256, "sm3_256" },
+	{ TPM2_ALG_RSASSA, "rsassa" },
+	{ TPM2_ALG_RSAES, "rsaes" },
+	{ TPM2_ALG_RSAPSS, "rsapss" },
+	{ TPM2_ALG_OAEP, "oaep" },
+	{ TPM2_ALG_ECDSA, "ecdsa" },
+	{ TPM2_ALG_ECDH, "ecdh" },
+	{ TPM2_ALG_ECDAA, "ecdaa" },
+	{ TPM2_ALG_SM2, "sm2" },
 	{ TPM2_ALG_ECSCHNORR, "ecschnorr" },
-	{ TPM2_ALG_ECC, "ecc" },         { TPM2_ALG_SYMCIPHER, "symcipher" },
+	{ TPM2_ALG_ECC, "ecc" },
+	{ TPM2_ALG_SYMCIPHER, "symcipher" },
 	{ TPM2_ALG_CFB, "cfb" },
 };
 
@@ -133,8 +145,8 @@ static int unmarshal(unmarshal_fn fn, const char *what, size_t limit,
 	return 0;
 }
 
-#define TPM2_UNMARSHAL(fn, what, limit, buf, len, dest, e)                      \
-	unmarshal((unmarshal_fn)(fn), what, limit, buf, len, dest,             \
+#define TPM2_UNMARSHAL(fn, what, limit, buf, len, dest, e)         \
+	unmarshal((unmarshal_fn)(fn), what, limit, buf, len, dest, \
 		  sizeof(*(dest)), e)
 
 int tpm2_attest_unmarshal(const uint8_t *buf, size_t len, TPMS_ATTEST *ret,
@@ -152,8 +164,8 @@ int tpm2_signature_unmarshal(const uint8_t *buf, size_t len,
 			      len, ret, e);
 }
 
-int tpm2_tpmt_public_unmarshal(const uint8_t *buf, size_t len,
-			       TPMT_PUBLIC *ret, struct err *e)
+int tpm2_tpmt_public_unmarshal(const uint8_t *buf, size_t len, TPMT_PUBLIC *ret,
+			       struct err *e)
 {
 	return TPM2_UNMARSHAL(Tss2_MU_TPMT_PUBLIC_Unmarshal, "TPMT_PUBLIC",
 			      TPM_MAX_PUBLIC_SIZE, buf, len, ret, e);
@@ -391,8 +403,8 @@ int tpm2_key_from_tpmt(const TPMT_PUBLIC *pub, struct tpm2_key **ret,
 	return 0;
 }
 
-int tpm2_key_from_public(const uint8_t *buf, size_t len,
-			 struct tpm2_key **ret, struct err *e)
+int tpm2_key_from_public(const uint8_t *buf, size_t len, struct tpm2_key **ret,
+			 struct err *e)
 {
 	TPMT_PUBLIC pub;
 	int r;
@@ -411,8 +423,10 @@ int tpm2_key_from_pem(const uint8_t *buf, size_t len, struct tpm2_key **ret,
 	int id;
 
 	if (len > TPM_MAX_PUBLIC_SIZE * 4)
-		return err_set(e, EMSGSIZE, "PEM public key is %zu bytes, "
-			       "limit is %u", len, TPM_MAX_PUBLIC_SIZE * 4);
+		return err_set(e, EMSGSIZE,
+			       "PEM public key is %zu bytes, "
+			       "limit is %u",
+			       len, TPM_MAX_PUBLIC_SIZE * 4);
 	k = calloc(1, sizeof(*k));
 	bio = BIO_new_mem_buf(buf, (int)len);
 	if (!k || !bio)

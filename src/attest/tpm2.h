@@ -30,8 +30,8 @@ int tpm2_attest_unmarshal(const uint8_t *buf, size_t len, TPMS_ATTEST *ret,
 			  struct err *e);
 int tpm2_signature_unmarshal(const uint8_t *buf, size_t len,
 			     TPMT_SIGNATURE *ret, struct err *e);
-int tpm2_tpmt_public_unmarshal(const uint8_t *buf, size_t len,
-			       TPMT_PUBLIC *ret, struct err *e);
+int tpm2_tpmt_public_unmarshal(const uint8_t *buf, size_t len, TPMT_PUBLIC *ret,
+			       struct err *e);
 int tpm2_tpm2b_public_unmarshal(const uint8_t *buf, size_t len,
 				TPMT_PUBLIC *ret, struct err *e);
 /* Either of the two above: a TPM2B_PUBLIC is recognised by its leading
@@ -65,15 +65,15 @@ int tpm2_public_to_pkey(const TPMT_PUBLIC *pub, EVP_PKEY **ret, struct err *e);
  */
 struct tpm2_key {
 	EVP_PKEY *pkey;
-	int has_public;          /* pub and name are valid */
+	int has_public; /* pub and name are valid */
 	TPMT_PUBLIC pub;
 	uint8_t name[TPM2_NAME_MAX];
 	size_t name_len;
 };
 
 /* From a marshalled TPM2B_PUBLIC or TPMT_PUBLIC. */
-int tpm2_key_from_public(const uint8_t *buf, size_t len,
-			 struct tpm2_key **ret, struct err *e);
+int tpm2_key_from_public(const uint8_t *buf, size_t len, struct tpm2_key **ret,
+			 struct err *e);
 /* From a parsed public area. */
 int tpm2_key_from_tpmt(const TPMT_PUBLIC *pub, struct tpm2_key **ret,
 		       struct err *e);

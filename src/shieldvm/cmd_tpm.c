@@ -39,6 +39,13 @@ static const struct option help_only[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* libtss2-mu logs every malformed structure on stderr; our one-line error
+ * says it better. An explicit TSS2_LOG from the user still wins. */
+static void quiet_tss(void)
+{
+	setenv("TSS2_LOG", "all+none", 0);
+}
+
 /* Exit code for a failed verification function. */
 static int exit_for(int r)
 {
@@ -78,7 +85,8 @@ static int load_key(const char *cmd, const char *what, const char *path,
 	size_t len;
 	int r;
 
-	if (read_input(cmd, what, path, 8 * TPM_MAX_PUBLIC_SIZE, &buf, &len) < 0)
+	if (read_input(cmd, what, path, 8 * TPM_MAX_PUBLIC_SIZE, &buf, &len) <
+	    0)
 		return -EIO;
 	if (is_pem(buf, len))
 		r = tpm2_key_from_pem(buf, len, ret, &e);
@@ -172,8 +180,8 @@ static int pcrs_from_json(const uint8_t *buf, size_t len,
 					       alg, idx);
 			if (!json_is_string(val))
 				return err_set(e, EBADMSG,
-					       "%s PCR %lu is not a string", alg,
-					       p);
+					       "%s PCR %lu is not a string",
+					       alg, p);
 			n = hex_decode(json_string_value(val), b->values[p],
 				       QUOTE_MAX_DIGEST);
 			if (n != h->size)
@@ -221,7 +229,8 @@ static json_t *info_json(const struct quote_info *qi, const char *what)
 		return NULL;
 	json_object_set_new(o, "verified", json_true());
 	json_object_set_new(o, "type", json_string(what));
-	json_object_set_new(o, "sig_alg", json_string(tpm2_alg_name(qi->sig_alg)));
+	json_object_set_new(o, "sig_alg",
+			    json_string(tpm2_alg_name(qi->sig_alg)));
 	json_object_set_new(o, "sig_hash",
 			    json_string(tpm2_alg_name(qi->sig_hash)));
 	set_hex(o, "qualified_signer", qi->signer, qi->signer_len);
@@ -308,25 +317,45 @@ static int quote_verify_cmd(int argc, char **argv)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': ak_path = optarg; break;
-		case 'q': quote_path = optarg; break;
-		case 's': sig_path = optarg; break;
-		case 'n': nonce_hex = optarg; break;
-		case 'p': pcrs_json = optarg; break;
-		case 't': pcrs_t2t = optarg; break;
-		case 'j': json = true; break;
-		case 'h': quote_usage(stdout); return EXIT_OK;
-		default: quote_usage(stderr); return EXIT_USAGE;
+		case 'a':
+			ak_path = optarg;
+			break;
+		case 'q':
+			quote_path = optarg;
+			break;
+		case 's':
+			sig_path = optarg;
+			break;
+		case 'n':
+			nonce_hex = optarg;
+			break;
+		case 'p':
+			pcrs_json = optarg;
+			break;
+		case 't':
+			pcrs_t2t = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			quote_usage(stdout);
+			return EXIT_OK;
+		default:
+			quote_usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc || !ak_path || !quote_path || !sig_path ||
 	    !nonce_hex) {
-		cli_error("quote", "verify needs --ak, --quote, --sig and --nonce "
-				   "(see --help)");
+		cli_error("quote",
+			  "verify needs --ak, --quote, --sig and --nonce "
+			  "(see --help)");
 		return EXIT_USAGE;
 	}
 	if (pcrs_json && pcrs_t2t) {
-		cli_error("quote", "give --pcrs or --pcrs-tpm2-tools, not both");
+		cli_error("quote",
+			  "give --pcrs or --pcrs-tpm2-tools, not both");
 		return EXIT_USAGE;
 	}
 	if (parse_nonce("quote", nonce_hex, nonce, &nonce_len) < 0)
@@ -342,14 +371,16 @@ static int quote_verify_cmd(int argc, char **argv)
 		pcrs = calloc(1, sizeof(*pcrs));
 		if (!pcrs)
 			return EXIT_INPUT;
-		if (read_input("quote", "PCR file", pcrs_json ? pcrs_json : pcrs_t2t,
-			       FILE_MAX_SIZE, &pbuf, &plen) < 0)
+		if (read_input("quote", "PCR file",
+			       pcrs_json ? pcrs_json : pcrs_t2t, FILE_MAX_SIZE,
+			       &pbuf, &plen) < 0)
 			return EXIT_INPUT;
 	}
 	if (pcrs_json) {
 		r = pcrs_from_json(pbuf, plen, pcrs, &e);
 		if (r < 0) {
-			cli_error("quote", "--pcrs %s: %s", pcrs_json, err_str(&e));
+			cli_error("quote", "--pcrs %s: %s", pcrs_json,
+				  err_str(&e));
 			return EXIT_INPUT;
 		}
 	} else if (pcrs_t2t) {
@@ -400,6 +431,7 @@ static int quote_verify_cmd(int argc, char **argv)
 
 int cmd_quote(int argc, char **argv)
 {
+	quiet_tss();
 	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
 		quote_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -443,9 +475,9 @@ static void certify_usage(FILE *f)
 		"Exit status: 0 verified, 1 rejected, 2 usage, 3 malformed input.\n");
 }
 
-#define AK_REQUIRED                                                            \
-	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |                      \
-	 TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_SIGN_ENCRYPT |          \
+#define AK_REQUIRED                                                   \
+	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |             \
+	 TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_SIGN_ENCRYPT | \
 	 TPMA_OBJECT_RESTRICTED)
 
 static int certify_verify_cmd(int argc, char **argv)
@@ -478,22 +510,43 @@ static int certify_verify_cmd(int argc, char **argv)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': ak_path = optarg; break;
-		case 'q': att_path = optarg; break;
-		case 's': sig_path = optarg; break;
-		case 'n': nonce_hex = optarg; break;
-		case 'k': key_path = optarg; break;
-		case 'c': cd_path = optarg; break;
-		case 'r': role = optarg; break;
-		case 'j': json = true; break;
-		case 'h': certify_usage(stdout); return EXIT_OK;
-		default: certify_usage(stderr); return EXIT_USAGE;
+		case 'a':
+			ak_path = optarg;
+			break;
+		case 'q':
+			att_path = optarg;
+			break;
+		case 's':
+			sig_path = optarg;
+			break;
+		case 'n':
+			nonce_hex = optarg;
+			break;
+		case 'k':
+			key_path = optarg;
+			break;
+		case 'c':
+			cd_path = optarg;
+			break;
+		case 'r':
+			role = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			certify_usage(stdout);
+			return EXIT_OK;
+		default:
+			certify_usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc || !ak_path || !att_path || !sig_path ||
 	    !nonce_hex || !key_path) {
-		cli_error("certify", "verify needs --ak, --attest, --sig, --nonce "
-				     "and --key (see --help)");
+		cli_error("certify",
+			  "verify needs --ak, --attest, --sig, --nonce "
+			  "and --key (see --help)");
 		return EXIT_USAGE;
 	}
 	if (!streq(role, "transport") && !streq(role, "ak") &&
@@ -546,7 +599,8 @@ static int certify_verify_cmd(int argc, char **argv)
 		json_object_set_new(o, "role", json_string(role));
 		if (creation)
 			json_object_set_new(o, "creation_hash_checked",
-					    json_boolean(qi.creation_hash_checked));
+					    json_boolean(
+						    qi.creation_hash_checked));
 		return json_print(o) < 0 ? EXIT_INPUT : EXIT_OK;
 	}
 	printf("%s verified: %s/%s signature, key name %s, attributes "
@@ -554,7 +608,8 @@ static int certify_verify_cmd(int argc, char **argv)
 	       creation ? "certify-creation" : "certify",
 	       tpm2_alg_name(qi.sig_alg), tpm2_alg_name(qi.sig_hash),
 	       tpm2_alg_name((uint16_t)(qi.name_len >= 2 ?
-				(qi.name[0] << 8) | qi.name[1] : 0)),
+						(qi.name[0] << 8) | qi.name[1] :
+						0)),
 	       key.objectAttributes, role,
 	       creation ? (qi.creation_hash_checked ?
 				   ", creationHash matches" :
@@ -565,6 +620,7 @@ static int certify_verify_cmd(int argc, char **argv)
 
 int cmd_certify(int argc, char **argv)
 {
+	quiet_tss();
 	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
 		certify_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -624,26 +680,42 @@ static int credential_make_cmd(int argc, char **argv)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'e': ek_path = optarg; break;
-		case 'n': name_hex = optarg; break;
-		case 'N': name_path = optarg; break;
-		case 's': secret_path = optarg; break;
-		case 'o': out_path = optarg; break;
-		case 'h': credential_usage(stdout); return EXIT_OK;
-		default: credential_usage(stderr); return EXIT_USAGE;
+		case 'e':
+			ek_path = optarg;
+			break;
+		case 'n':
+			name_hex = optarg;
+			break;
+		case 'N':
+			name_path = optarg;
+			break;
+		case 's':
+			secret_path = optarg;
+			break;
+		case 'o':
+			out_path = optarg;
+			break;
+		case 'h':
+			credential_usage(stdout);
+			return EXIT_OK;
+		default:
+			credential_usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc || !ek_path || !secret_path || !out_path ||
 	    !name_hex == !name_path) {
-		cli_error("credential", "make needs --ek, one of --name or "
-					"--name-file, --secret and -o (see --help)");
+		cli_error("credential",
+			  "make needs --ek, one of --name or "
+			  "--name-file, --secret and -o (see --help)");
 		return EXIT_USAGE;
 	}
 	if (name_hex) {
 		r = hex_decode(name_hex, name, sizeof(name));
 		if (r < 0) {
-			cli_error("credential", "--name is not hex of at most "
-						"%zu bytes",
+			cli_error("credential",
+				  "--name is not hex of at most "
+				  "%zu bytes",
 				  sizeof(name));
 			return EXIT_USAGE;
 		}
@@ -678,6 +750,7 @@ static int credential_make_cmd(int argc, char **argv)
 
 int cmd_credential(int argc, char **argv)
 {
+	quiet_tss();
 	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
 		credential_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -736,7 +809,8 @@ static int load_ca_dir(const char *dir, struct ekcert_cas *cas)
 			path = NULL;
 			return -ENOMEM;
 		}
-		if (file_read(path, 64u * EKCERT_MAX_SIZE, &buf, &len, &e) < 0) {
+		if (file_read(path, 64u * EKCERT_MAX_SIZE, &buf, &len, &e) <
+		    0) {
 			if (e.msg[0] && strstr(e.msg, "directory"))
 				continue;
 			cli_error("ekcert", "%s", err_str(&e));
@@ -771,16 +845,29 @@ static int ekcert_verify_cmd(int argc, char **argv)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': cert_path = optarg; break;
-		case 'd': dir = optarg; break;
-		case 'e': ek_path = optarg; break;
-		case 'j': json = true; break;
-		case 'h': ekcert_usage(stdout); return EXIT_OK;
-		default: ekcert_usage(stderr); return EXIT_USAGE;
+		case 'c':
+			cert_path = optarg;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'e':
+			ek_path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			ekcert_usage(stdout);
+			return EXIT_OK;
+		default:
+			ekcert_usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc || !cert_path || !dir) {
-		cli_error("ekcert", "verify needs --cert and --ca-dir (see --help)");
+		cli_error("ekcert",
+			  "verify needs --cert and --ca-dir (see --help)");
 		return EXIT_USAGE;
 	}
 	if (read_input("ekcert", "--cert", cert_path, EKCERT_MAX_SIZE * 2,
@@ -807,12 +894,16 @@ static int ekcert_verify_cmd(int argc, char **argv)
 		json_object_set_new(o, "tpm_manufacturer",
 				    json_string(info.manufacturer));
 		json_object_set_new(o, "tpm_model", json_string(info.model));
-		json_object_set_new(o, "tpm_version", json_string(info.version));
-		json_object_set_new(o, "not_before", json_string(info.not_before));
-		json_object_set_new(o, "not_after", json_string(info.not_after));
+		json_object_set_new(o, "tpm_version",
+				    json_string(info.version));
+		json_object_set_new(o, "not_before",
+				    json_string(info.not_before));
+		json_object_set_new(o, "not_after",
+				    json_string(info.not_after));
 		json_object_set_new(o, "key_type",
 				    json_string(info.key_type == EVP_PKEY_RSA ?
-							"rsa" : "ec"));
+							"rsa" :
+							"ec"));
 		json_object_set_new(o, "key_bits", json_integer(info.key_bits));
 		json_object_set_new(o, "ek_eku", json_boolean(info.ek_eku));
 		json_object_set_new(o, "chain_length",
@@ -831,6 +922,7 @@ static int ekcert_verify_cmd(int argc, char **argv)
 
 int cmd_ekcert(int argc, char **argv)
 {
+	quiet_tss();
 	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
 		ekcert_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -865,6 +957,7 @@ int cmd_tpm2_name(int argc, char **argv)
 	size_t len;
 	int c;
 
+	quiet_tss();
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", help_only, NULL)) != -1) {
 		if (c == 'h') {

@@ -159,7 +159,8 @@ static void attest_header(const struct soft_ak *ak, TPMS_ATTEST *a,
 			     NULL) == 0)
 		a->qualifiedSigner.size = (uint16_t)name_len;
 	a->extraData.size = (uint16_t)nlen;
-	memcpy(a->extraData.buffer, nonce, nlen);
+	if (nlen)
+		memcpy(a->extraData.buffer, nonce, nlen);
 	a->clockInfo.clock = 123456789;
 	a->clockInfo.resetCount = 3;
 	a->clockInfo.restartCount = 1;
@@ -190,7 +191,8 @@ int soft_quote(const struct soft_ak *ak, const uint8_t *nonce, size_t nlen,
 	attest_header(ak, &a, TPM2_ST_ATTEST_QUOTE, nonce, nlen);
 	a.attested.quote.pcrSelect.count = n_sel;
 	for (unsigned i = 0; i < n_sel; i++) {
-		TPMS_PCR_SELECTION *p = &a.attested.quote.pcrSelect.pcrSelections[i];
+		TPMS_PCR_SELECTION *p =
+			&a.attested.quote.pcrSelect.pcrSelections[i];
 
 		p->hash = sel[i].alg;
 		p->sizeofSelect = 3;
@@ -199,7 +201,8 @@ int soft_quote(const struct soft_ak *ak, const uint8_t *nonce, size_t nlen,
 		p->pcrSelect[2] = (uint8_t)(sel[i].mask >> 16);
 	}
 	if (quote_pcr_digest(ak->hash, sel, n_sel, pcrs,
-			     a.attested.quote.pcrDigest.buffer, &dlen, NULL) < 0)
+			     a.attested.quote.pcrDigest.buffer, &dlen,
+			     NULL) < 0)
 		return -EIO;
 	a.attested.quote.pcrDigest.size = (uint16_t)dlen;
 	return finish(ak, &a, attest, amax, alen, sig, smax, slen);

@@ -17,9 +17,9 @@
 struct soft_ak {
 	EVP_PKEY *priv;
 	TPMT_PUBLIC pub;
-	uint16_t sig_alg;       /* TPM2_ALG_RSASSA, _RSAPSS, _ECDSA */
-	uint16_t hash;          /* TPM2_ALG_SHA256, ... */
-	int pss_saltlen;        /* RSAPSS: RSA_PSS_SALTLEN_DIGEST or _MAX */
+	uint16_t sig_alg; /* TPM2_ALG_RSASSA, _RSAPSS, _ECDSA */
+	uint16_t hash;	  /* TPM2_ALG_SHA256, ... */
+	int pss_saltlen;  /* RSAPSS: RSA_PSS_SALTLEN_DIGEST or _MAX */
 };
 
 /* RSA keys: param = bits; ECC keys: param = TPM2_ECC_NIST_P256 etc. */

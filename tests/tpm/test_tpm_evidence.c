@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -71,8 +72,8 @@ static void bank_from_json(json_t *obj, uint16_t alg, struct quote_pcrs *p)
 		int idx = (int)strtol(k, NULL, 10);
 
 		assert_true(idx >= 0 && idx < 24);
-		assert_int_equal(hex_decode(json_string_value(v), b->values[idx],
-					    QUOTE_MAX_DIGEST),
+		assert_int_equal(hex_decode(json_string_value(v),
+					    b->values[idx], QUOTE_MAX_DIGEST),
 				 hash_alg_by_id(alg)->size);
 		b->mask |= 1u << idx;
 	}
@@ -192,9 +193,9 @@ static void flip_all(struct tpm2_key *ak, struct evidence *ev,
 	}
 	for (size_t i = 0; i < ev->sig_len; i++) {
 		ev->sig[i] ^= 0x01;
-		assert_true(quote_verify(ak, ev->attest, ev->attest_len, ev->sig,
-					 ev->sig_len, nonce, nlen, pcrs, NULL,
-					 NULL) < 0);
+		assert_true(quote_verify(ak, ev->attest, ev->attest_len,
+					 ev->sig, ev->sig_len, nonce, nlen,
+					 pcrs, NULL, NULL) < 0);
 		ev->sig[i] ^= 0x01;
 	}
 	memcpy(n2, nonce, nlen);
@@ -279,8 +280,8 @@ static void test_windows_quote(void **state)
 	win_pcrs(pcrs);
 	ev.attest = slurp(WIN "Quote.Quote.bin", &ev.attest_len);
 	ev.sig = slurp(WIN "Quote.Signature.bin", &ev.sig_len);
-	r = quote_verify(ak, ev.attest, ev.attest_len, ev.sig, ev.sig_len,
-			 NULL, 0, pcrs, &qi, &e);
+	r = quote_verify(ak, ev.attest, ev.attest_len, ev.sig, ev.sig_len, NULL,
+			 0, pcrs, &qi, &e);
 	if (r < 0)
 		fail_msg("%s", err_str(&e));
 	assert_int_equal(qi.sig_hash, TPM2_ALG_SHA1);
@@ -390,12 +391,14 @@ static void test_keylime(void **state)
 				      &qi, &e),
 			 0);
 	assert_false(qi.pcr_digest_checked);
-	assert_int_equal(qi.banks[0].mask, (1u << 15) | (1u << 16) | (1u << 22));
+	assert_int_equal(qi.banks[0].mask,
+			 (1u << 15) | (1u << 16) | (1u << 22));
 	if (quote_pcrs_from_tpm2_tools(pv, plen, qi.banks, qi.n_banks, pcrs,
 				       &e) < 0)
 		fail_msg("%s", err_str(&e));
 	assert_int_equal(pcrs->banks[0].mask, qi.banks[0].mask);
-	if (quote_verify(ak, att, alen, sig, slen, nonce, 20, pcrs, &qi, &e) < 0)
+	if (quote_verify(ak, att, alen, sig, slen, nonce, 20, pcrs, &qi, &e) <
+	    0)
 		fail_msg("%s", err_str(&e));
 	assert_true(qi.pcr_digest_checked);
 
@@ -472,8 +475,8 @@ static void test_truncated_oversized(void **state)
 
 	gce_pcrs(pcrs);
 	for (size_t n = 0; n < ev.attest_len; n++) {
-		r = quote_verify(ak, ev.attest, n, ev.sig, ev.sig_len, gce_nonce,
-				 2, pcrs, NULL, NULL);
+		r = quote_verify(ak, ev.attest, n, ev.sig, ev.sig_len,
+				 gce_nonce, 2, pcrs, NULL, NULL);
 		assert_true(r == -EBADMSG || r == -EKEYREJECTED);
 	}
 	for (size_t n = 0; n < ev.sig_len; n++) {
@@ -492,11 +495,12 @@ static void test_truncated_oversized(void **state)
 	assert_int_equal(tpm2_attest_unmarshal(big, TPM_MAX_ATTEST_SIZE + 1,
 					       &(TPMS_ATTEST){ 0 }, NULL),
 			 -EMSGSIZE);
-	assert_int_equal(tpm2_signature_unmarshal(big, TPM_MAX_SIGNATURE_SIZE + 1,
+	assert_int_equal(tpm2_signature_unmarshal(big,
+						  TPM_MAX_SIGNATURE_SIZE + 1,
 						  &(TPMT_SIGNATURE){ 0 }, NULL),
 			 -EMSGSIZE);
-	assert_int_equal(tpm2_public_unmarshal(big, TPM_MAX_PUBLIC_SIZE + 1, &tp,
-					       NULL),
+	assert_int_equal(tpm2_public_unmarshal(big, TPM_MAX_PUBLIC_SIZE + 1,
+					       &tp, NULL),
 			 -EMSGSIZE);
 	assert_int_equal(quote_verify(ak, ev.attest, ev.attest_len, ev.sig,
 				      ev.sig_len, big, TPM_MAX_NONCE_SIZE + 1,
@@ -553,8 +557,9 @@ static void test_selection_coverage(void **state)
 	/* nonce messages */
 	memset(&e, 0, sizeof(e));
 	assert_int_equal(quote_verify(ak, ev.attest, ev.attest_len, ev.sig,
-				      ev.sig_len, (const uint8_t *)"0123456789"
-								  "0123456789",
+				      ev.sig_len,
+				      (const uint8_t *)"0123456789"
+						       "0123456789",
 				      20, pcrs, NULL, &e),
 			 -EKEYREJECTED);
 	assert_string_equal(e.msg, "quote extraData (2 bytes) does not match "
@@ -650,7 +655,8 @@ static void test_soft_schemes(void **state)
 					   TPM2_ALG_SHA384, TPM2_ALG_SHA512 };
 
 	for (size_t i = 0; i < 4; i++) {
-		soft_roundtrip(TPM2_ALG_RSA, 2048, TPM2_ALG_RSASSA, hashes[i], 0);
+		soft_roundtrip(TPM2_ALG_RSA, 2048, TPM2_ALG_RSASSA, hashes[i],
+			       0);
 		soft_roundtrip(TPM2_ALG_RSA, 2048, TPM2_ALG_RSAPSS, hashes[i],
 			       RSA_PSS_SALTLEN_DIGEST);
 		soft_roundtrip(TPM2_ALG_RSA, 2048, TPM2_ALG_RSAPSS, hashes[i],
@@ -747,8 +753,8 @@ static void test_certify_soft(void **state)
 				      att, sizeof(att), &alen, sig, sizeof(sig),
 				      &slen),
 			 0);
-	if (quote_verify_certify(k, att, alen, sig, slen,
-				 (const uint8_t *)"n", 1, &tk, &qi, &e) < 0)
+	if (quote_verify_certify(k, att, alen, sig, slen, (const uint8_t *)"n",
+				 1, &tk, &qi, &e) < 0)
 		fail_msg("%s", err_str(&e));
 	assert_int_equal(qi.name_len, nlen);
 	assert_int_equal(quote_check_transport_key(&tk, NULL), 0);
@@ -775,10 +781,10 @@ static void test_certify_soft(void **state)
 
 static void test_transport_attributes(void **state)
 {
-	static const uint32_t required[] = {
-		TPMA_OBJECT_FIXEDTPM, TPMA_OBJECT_FIXEDPARENT,
-		TPMA_OBJECT_SENSITIVEDATAORIGIN, TPMA_OBJECT_DECRYPT
-	};
+	static const uint32_t required[] = { TPMA_OBJECT_FIXEDTPM,
+					     TPMA_OBJECT_FIXEDPARENT,
+					     TPMA_OBJECT_SENSITIVEDATAORIGIN,
+					     TPMA_OBJECT_DECRYPT };
 	static const char *const names[] = { "fixedTPM", "fixedParent",
 					     "sensitiveDataOrigin", "decrypt" };
 	TPMT_PUBLIC tk = transport_key(), t;
@@ -889,7 +895,8 @@ static void test_credential(void **state)
 {
 	TPMT_PUBLIC rsa = ek_template(TPM2_ALG_RSA);
 	TPMT_PUBLIC ecc = ek_template(TPM2_ALG_ECC), bad;
-	uint8_t name[34] = { 0x00, 0x0b }, secret[33] = "0123456789abcdef0123456789abcdef";
+	uint8_t name[34] = { 0x00, 0x0b },
+		secret[33] = "0123456789abcdef0123456789abcdef";
 	struct credential c;
 	struct err e = { 0 };
 	uint8_t *blob = NULL;
@@ -906,7 +913,8 @@ static void test_credential(void **state)
 	assert_memory_equal(blob, "\xba\xdc\xc0\xde\x00\x00\x00\x01", 8);
 	free(blob);
 
-	assert_int_equal(credential_make(&ecc, name, 34, secret, 16, &c, &e), 0);
+	assert_int_equal(credential_make(&ecc, name, 34, secret, 16, &c, &e),
+			 0);
 	assert_int_equal(c.id_object_len, 2 + 2 + 32 + 2 + 16);
 	assert_int_equal(c.secret_len, 2 + 2 + 32 + 2 + 32);
 
@@ -943,19 +951,23 @@ static void test_kdfa(void **state)
 	uint8_t k[32] = { 1 }, a[64], b[64], c[16];
 
 	assert_int_equal(credential_kdfa(TPM2_ALG_SHA256, k, 32, "STORAGE",
-					 (const uint8_t *)"n", 1, NULL, 0, a, 64),
+					 (const uint8_t *)"n", 1, NULL, 0, a,
+					 64),
 			 0);
 	assert_int_equal(credential_kdfa(TPM2_ALG_SHA256, k, 32, "STORAGE",
-					 (const uint8_t *)"n", 1, NULL, 0, b, 64),
+					 (const uint8_t *)"n", 1, NULL, 0, b,
+					 64),
 			 0);
 	assert_memory_equal(a, b, 64);
 	assert_int_equal(credential_kdfa(TPM2_ALG_SHA256, k, 32, "INTEGRITY",
-					 (const uint8_t *)"n", 1, NULL, 0, b, 64),
+					 (const uint8_t *)"n", 1, NULL, 0, b,
+					 64),
 			 0);
 	assert_memory_not_equal(a, b, 64);
 	/* L is part of the input: 16 bytes are not a prefix of 64 */
 	assert_int_equal(credential_kdfa(TPM2_ALG_SHA256, k, 32, "STORAGE",
-					 (const uint8_t *)"n", 1, NULL, 0, c, 16),
+					 (const uint8_t *)"n", 1, NULL, 0, c,
+					 16),
 			 0);
 	assert_memory_not_equal(a, c, 16);
 	assert_int_equal(credential_kdfe(TPM2_ALG_SHA256, k, 32, "IDENTITY",
@@ -989,10 +1001,12 @@ static void test_ekcert_basic(void **state)
 	ekcert_cas_count(cas, &anchors, &inter);
 	assert_int_equal(anchors, 0);
 	assert_int_equal(inter, 1);
-	assert_int_equal(ekcert_verify(cas, cert, clen, 0, NULL, NULL), -ENOENT);
+	assert_int_equal(ekcert_verify(cas, cert, clen, 0, NULL, NULL),
+			 -ENOENT);
 	/* garbage */
 	assert_int_equal(ekcert_cas_add(cas, pub, plen, "junk", &e), -EBADMSG);
-	assert_int_equal(ekcert_verify(cas, pub, plen, 0, NULL, NULL), -EBADMSG);
+	assert_int_equal(ekcert_verify(cas, pub, plen, 0, NULL, NULL),
+			 -EBADMSG);
 	assert_int_equal(ekcert_verify(cas, cert, clen - 1, 0, NULL, NULL),
 			 -EBADMSG);
 	/* the GCE AK certificate certifies exactly this AK */
@@ -1003,6 +1017,115 @@ static void test_ekcert_basic(void **state)
 	ekcert_cas_free(cas);
 	tpm2_key_free(win);
 	free(cert);
+	free(pub);
+}
+
+static uint8_t *fixture(const char *name, size_t *len)
+{
+	const char *dir = getenv("TPM_TEST_DATA");
+	char path[1024];
+	uint8_t *buf = NULL;
+	struct err e = { 0 };
+
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/swtpm-localca/%s", dir, name);
+	if (file_read(path, FILE_MAX_SIZE, &buf, len, &e) < 0)
+		fail_msg("%s", err_str(&e));
+	return buf;
+}
+
+/* 2026-11-23T00:22:00Z: one hour into the fixtures' validity. */
+#define FIXTURE_TIME ((time_t)1795393320)
+
+static void test_ekcert_chain(void **state)
+{
+	size_t rlen, ilen, clen, elen, plen;
+	uint8_t *root = fixture("root.pem", &rlen);
+	uint8_t *issuer = fixture("issuer.pem", &ilen);
+	uint8_t *cert = fixture("ek-rsa.der", &clen);
+	uint8_t *ecc = fixture("ek-ecc.der", &elen);
+	uint8_t *pub = fixture("ek-rsa.pub", &plen);
+	struct ekcert_cas *cas = NULL, *root_only = NULL;
+	struct ekcert_info info;
+	struct err e = { 0 };
+	TPMT_PUBLIC ek;
+	size_t a, i;
+
+	assert_int_equal(ekcert_cas_new(&cas, NULL), 0);
+	assert_int_equal(ekcert_cas_add(cas, issuer, ilen, "issuer", NULL), 1);
+	/* intermediate only: no anchor */
+	assert_int_equal(ekcert_verify(cas, cert, clen, FIXTURE_TIME, NULL, NULL),
+			 -ENOENT);
+	assert_int_equal(ekcert_cas_add(cas, root, rlen, "root", NULL), 1);
+	ekcert_cas_count(cas, &a, &i);
+	assert_int_equal(a, 1);
+	assert_int_equal(i, 1);
+
+	if (ekcert_verify(cas, cert, clen, FIXTURE_TIME, &info, &e) < 0)
+		fail_msg("%s", err_str(&e));
+	assert_int_equal(info.chain_len, 3);
+	assert_string_equal(info.model, "swtpm");
+	assert_string_equal(info.manufacturer, "id:00001014");
+	assert_true(info.ek_eku);
+	assert_int_equal(info.key_type, EVP_PKEY_RSA);
+	if (ekcert_verify(cas, ecc, elen, FIXTURE_TIME, &info, &e) < 0)
+		fail_msg("%s", err_str(&e));
+	assert_int_equal(info.key_bits, 384);
+
+	/* the key is the EK's, and only that one */
+	assert_int_equal(tpm2_public_unmarshal(pub, plen, &ek, NULL), 0);
+	assert_int_equal(ekcert_match_public(cert, clen, &ek, NULL), 0);
+	assert_int_equal(ekcert_match_public(ecc, elen, &ek, NULL),
+			 -EKEYREJECTED);
+
+	/* validity is checked: before notBefore */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(ekcert_verify(cas, cert, clen, FIXTURE_TIME - 86400,
+				       NULL, &e),
+			 -EKEYREJECTED);
+	assert_non_null(strstr(e.msg, "not yet valid"));
+
+	/* root alone: the intermediate is missing */
+	assert_int_equal(ekcert_cas_new(&root_only, NULL), 0);
+	assert_int_equal(ekcert_cas_add(root_only, root, rlen, "root", NULL), 1);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(ekcert_verify(root_only, cert, clen, FIXTURE_TIME, NULL,
+				       &e),
+			 -EKEYREJECTED);
+	assert_non_null(strstr(e.msg, "unable to get local issuer"));
+
+	/* every single-bit flip of the EK certificate is refused */
+	for (size_t k = 0; k < clen; k++) {
+		for (unsigned bit = 0; bit < 8; bit += 3) {
+			int r;
+
+			cert[k] ^= (uint8_t)(1u << bit);
+			r = ekcert_verify(cas, cert, clen, FIXTURE_TIME, NULL,
+					  NULL);
+			cert[k] ^= (uint8_t)(1u << bit);
+			if (r != -EKEYREJECTED && r != -EBADMSG)
+				fail_msg("flip at %zu bit %u: %d", k, bit, r);
+		}
+	}
+	/* and of the intermediate: the chain no longer builds */
+	for (size_t k = 0; k < ilen; k += 3) {
+		struct ekcert_cas *c2 = NULL;
+
+		issuer[k] ^= 0x04;
+		assert_int_equal(ekcert_cas_new(&c2, NULL), 0);
+		assert_int_equal(ekcert_cas_add(c2, root, rlen, "root", NULL), 1);
+		(void)ekcert_cas_add(c2, issuer, ilen, "issuer", NULL);
+		if (ekcert_verify(c2, cert, clen, FIXTURE_TIME, NULL, NULL) == 0)
+			fail_msg("intermediate with a flip at %zu accepted", k);
+		ekcert_cas_free(c2);
+		issuer[k] ^= 0x04;
+	}
+	ekcert_cas_free(cas);
+	ekcert_cas_free(root_only);
+	free(root);
+	free(issuer);
+	free(cert);
+	free(ecc);
 	free(pub);
 }
 
@@ -1026,6 +1149,7 @@ int main(void)
 		cmocka_unit_test(test_credential),
 		cmocka_unit_test(test_kdfa),
 		cmocka_unit_test(test_ekcert_basic),
+		cmocka_unit_test(test_ekcert_chain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
