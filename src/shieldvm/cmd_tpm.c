@@ -20,6 +20,8 @@
 
 #include "attest/credential.h"
 #include "attest/ekcert.h"
+#include "attest/eventlog.h"
+#include "attest/evidence.h"
 #include "attest/hash.h"
 #include "attest/quote.h"
 #include "attest/tpm2.h"
@@ -265,7 +267,8 @@ static void quote_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: shieldvm quote verify --ak AK --quote QUOTE --sig SIG --nonce HEX\n"
-		"                             [--pcrs FILE.json | --pcrs-tpm2-tools FILE] [--json]\n"
+		"                             [--pcrs FILE.json | --pcrs-tpm2-tools FILE]\n"
+		"                             [--event-log LOG] [--json]\n"
 		"\n"
 		"Verify a TPM2_Quote: the signature by the attestation key over QUOTE (the\n"
 		"marshalled TPMS_ATTEST, as tpm2_quote -m writes it), TPM_GENERATED_VALUE,\n"
@@ -281,6 +284,8 @@ static void quote_usage(FILE *f)
 		"                       --json' format {\"sha256\": {\"0\": \"hex\", ...}}\n"
 		"  --pcrs-tpm2-tools F  PCR values as tpm2_quote -o writes them\n"
 		"                       (-F serialized or -F values)\n"
+		"  --event-log LOG      also require that this TCG event log replays to\n"
+		"                       the quoted PCR values (needs --pcrs*)\n"
 		"  --json               machine-readable verdict on stdout\n"
 		"  -h, --help           this text\n"
 		"\n"
@@ -297,12 +302,14 @@ static int quote_verify_cmd(int argc, char **argv)
 		{ "nonce", required_argument, NULL, 'n' },
 		{ "pcrs", required_argument, NULL, 'p' },
 		{ "pcrs-tpm2-tools", required_argument, NULL, 't' },
+		{ "event-log", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ak_path = NULL, *quote_path = NULL, *sig_path = NULL;
 	const char *nonce_hex = NULL, *pcrs_json = NULL, *pcrs_t2t = NULL;
+	const char *event_log = NULL;
 	_cleanup_(tpm2_key_freep) struct tpm2_key *ak = NULL;
 	_cleanup_free_ uint8_t *quote = NULL, *sig = NULL, *pbuf = NULL;
 	_cleanup_free_ struct quote_pcrs *pcrs = NULL;
@@ -335,6 +342,9 @@ static int quote_verify_cmd(int argc, char **argv)
 		case 't':
 			pcrs_t2t = optarg;
 			break;
+		case 'l':
+			event_log = optarg;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -351,6 +361,10 @@ static int quote_verify_cmd(int argc, char **argv)
 		cli_error("quote",
 			  "verify needs --ak, --quote, --sig and --nonce "
 			  "(see --help)");
+		return EXIT_USAGE;
+	}
+	if (event_log && !pcrs_json && !pcrs_t2t) {
+		cli_error("quote", "--event-log needs the PCR values (--pcrs or --pcrs-tpm2-tools)");
 		return EXIT_USAGE;
 	}
 	if (pcrs_json && pcrs_t2t) {
@@ -403,6 +417,21 @@ static int quote_verify_cmd(int argc, char **argv)
 			 pcrs, &qi, &e);
 	if (r < 0)
 		return print_rejection("quote", json, r, &e);
+	if (event_log) {
+		_cleanup_free_ uint8_t *lbuf = NULL;
+		struct eventlog *log = NULL;
+		size_t llen;
+
+		if (file_read(event_log, EVENTLOG_MAX_SIZE, &lbuf, &llen, &e) < 0 ||
+		    eventlog_parse(lbuf, llen, &log, &e) < 0) {
+			cli_error("quote", "--event-log %s: %s", event_log, err_str(&e));
+			return EXIT_INPUT;
+		}
+		r = evidence_check_log(log, pcrs, &e);
+		eventlog_free(log);
+		if (r < 0)
+			return print_rejection("quote", json, r, &e);
+	}
 
 	if (json) {
 		o = info_json(&qi, "quote");
