@@ -12,13 +12,15 @@
 #include "common/err.h"
 
 /*
- * Replay log in every bank that quoted (the PCR values quote_verify()
- * accepted) holds, and require, for each PCR the log extends in such a bank,
- * that the quoted values cover it and equal the replayed value. At least one
- * bank must be shared. PCRs the quote covers but the log never extends (IMA's
+ * quote is what quote_verify() returned for a quote it accepted with the PCR
+ * values in quoted (so quote->pcr_digest_checked is true). Replay log in every
+ * bank the quote selects, and require, for each PCR the log extends in such a
+ * bank, that the quote selected it and that the quoted value equals the
+ * replayed one. At least one bank must be shared; values for banks or PCRs
+ * the quote did not select are never trusted. PCRs the quote covers but the log never extends (IMA's
  * PCR 10, for example) are not the log's business. 0, -EKEYREJECTED on mismatch or
  * missing coverage (with a message naming PCR, bank and both values),
  * -EINVAL when no bank is shared.
  */
-int evidence_check_log(const struct eventlog *log, const struct quote_pcrs *quoted,
-		       struct err *e);
+int evidence_check_log(const struct eventlog *log, const struct quote_info *quote,
+		       const struct quote_pcrs *quoted, struct err *e);

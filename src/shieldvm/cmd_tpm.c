@@ -427,7 +427,7 @@ static int quote_verify_cmd(int argc, char **argv)
 			cli_error("quote", "--event-log %s: %s", event_log, err_str(&e));
 			return EXIT_INPUT;
 		}
-		r = evidence_check_log(log, pcrs, &e);
+		r = evidence_check_log(log, &qi, pcrs, &e);
 		eventlog_free(log);
 		if (r < 0)
 			return print_rejection("quote", json, r, &e);

@@ -103,7 +103,7 @@ static void test_real_quote_and_log(void **state)
 		memset(&e, 0, sizeof(e));
 		if (quote_verify(ak, attest, alen, sig, slen, nonce, sizeof(nonce), &pcrs, &info, &e) < 0)
 			fail_msg("quote %zu: %s", q, err_str(&e));
-		if (evidence_check_log(log, &pcrs, &e) < 0)
+		if (evidence_check_log(log, &info, &pcrs, &e) < 0)
 			fail_msg("quote %zu: %s", q, err_str(&e));
 
 		/* every event's digest in this bank, changed in turn: the log no
@@ -120,7 +120,7 @@ static void test_real_quote_and_log(void **state)
 			logbuf[off + i % d->alg->size] ^= 0x40;
 			bad = parse(logbuf, loglen);
 			memset(&e, 0, sizeof(e));
-			assert_int_equal(evidence_check_log(bad, &pcrs, &e), -EKEYREJECTED);
+			assert_int_equal(evidence_check_log(bad, &info, &pcrs, &e), -EKEYREJECTED);
 			snprintf(want, sizeof(want), "PCR %u (%s)", log->events[i].pcr, d->alg->name);
 			if (!strstr(e.msg, want))
 				fail_msg("event %zu: %s", i, e.msg);
@@ -134,14 +134,33 @@ static void test_real_quote_and_log(void **state)
 			struct eventlog *cut = parse(logbuf, last->offset);
 
 			memset(&e, 0, sizeof(e));
-			assert_int_equal(evidence_check_log(cut, &pcrs, &e), -EKEYREJECTED);
+			assert_int_equal(evidence_check_log(cut, &info, &pcrs, &e), -EKEYREJECTED);
 			eventlog_free(cut);
 		}
 
-		/* the quote does not cover a PCR the log extends */
+		/* the quote does not select a PCR the log extends: a value
+		 * supplied for it is not trusted, even if it matches */
+		{
+			struct quote_info narrow = info;
+
+			narrow.banks[0].mask &= ~(1u << 4);
+			memset(&e, 0, sizeof(e));
+			assert_int_equal(evidence_check_log(log, &narrow, &pcrs, &e), -EKEYREJECTED);
+			assert_non_null(strstr(e.msg, "extends PCR 4"));
+			/* nor a bank the quote did not select */
+			narrow = info;
+			narrow.banks[0].alg = TPM_ALG_SHA512;
+			memset(&e, 0, sizeof(e));
+			assert_int_equal(evidence_check_log(log, &narrow, &pcrs, &e), -EINVAL);
+			/* nor values whose pcrDigest was never checked */
+			narrow = info;
+			narrow.pcr_digest_checked = false;
+			memset(&e, 0, sizeof(e));
+			assert_int_equal(evidence_check_log(log, &narrow, &pcrs, &e), -EINVAL);
+		}
 		pcrs.banks[0].mask &= ~(1u << 4);
 		memset(&e, 0, sizeof(e));
-		assert_int_equal(evidence_check_log(log, &pcrs, &e), -EKEYREJECTED);
+		assert_int_equal(evidence_check_log(log, &info, &pcrs, &e), -EKEYREJECTED);
 		assert_non_null(strstr(e.msg, "extends PCR 4"));
 		free(attest);
 		free(sig);
@@ -165,10 +184,13 @@ static void test_real_quote_and_log(void **state)
 	/* no bank in common */
 	{
 		struct quote_pcrs none = { 0 };
+		struct quote_info qi = { .n_banks = 1, .pcr_digest_checked = true };
 
+		qi.banks[0].alg = TPM_ALG_SHA512;
+		qi.banks[0].mask = 0xffffff;
 		quote_pcrs_add_bank(&none, TPM_ALG_SHA512)->mask = 0xffffff;
 		memset(&e, 0, sizeof(e));
-		assert_int_equal(evidence_check_log(log, &none, &e), -EINVAL);
+		assert_int_equal(evidence_check_log(log, &qi, &none, &e), -EINVAL);
 	}
 	tpm2_key_free(ak);
 	eventlog_free(log);
