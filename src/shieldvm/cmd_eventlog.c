@@ -42,26 +42,6 @@ static void usage(FILE *f)
 		"Exit status: 0 ok, 2 usage, 3 malformed or unreadable log.\n");
 }
 
-static int load(const char *path, struct eventlog **ret)
-{
-	_cleanup_free_ uint8_t *buf = NULL;
-	struct err e = { 0 };
-	size_t len;
-	int r;
-
-	r = file_read(path, EVENTLOG_MAX_SIZE, &buf, &len, &e);
-	if (r < 0) {
-		cli_error("eventlog", "%s", err_str(&e));
-		return r;
-	}
-	r = eventlog_parse(buf, len, ret, &e);
-	if (r < 0) {
-		cli_error("eventlog", "%s: %s", path, err_str(&e));
-		return r;
-	}
-	return 0;
-}
-
 static const char *check_name(enum eventlog_check c)
 {
 	switch (c) {
@@ -259,7 +239,7 @@ int cmd_eventlog(int argc, char **argv)
 		cli_error("eventlog", "unknown verb '%s' (show, replay)", verb);
 		return EXIT_USAGE;
 	}
-	if (load(argv[optind + 1], &log) < 0)
+	if (cli_load_eventlog("eventlog", argv[optind + 1], &log) < 0)
 		return EXIT_INPUT;
 	if (streq(verb, "show")) {
 		if (bank) {

@@ -24,21 +24,6 @@ DEFINE_CLEANUP_FUNC(struct eventlog, eventlog_free)
 DEFINE_CLEANUP_FUNC(struct baseline, baseline_free)
 DEFINE_CLEANUP_FUNC(struct policy, policy_free)
 
-static int load_log(const char *cmd, const char *path, struct eventlog **ret)
-{
-	_cleanup_free_ uint8_t *buf = NULL;
-	struct err e = { 0 };
-	size_t len;
-
-	if (file_read(path, EVENTLOG_MAX_SIZE, &buf, &len, &e) < 0 ||
-	    eventlog_parse(buf, len, ret, &e) < 0) {
-		cli_error(cmd, "%s%s%s", strstr(err_str(&e), path) ? "" : path,
-			  strstr(err_str(&e), path) ? "" : ": ", err_str(&e));
-		return -EBADMSG;
-	}
-	return 0;
-}
-
 static int load_json(const char *cmd, const char *path, json_t **ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -188,7 +173,7 @@ int cmd_baseline(int argc, char **argv)
 			cli_error("baseline", "unknown bank '%s'", bank);
 			return EXIT_USAGE;
 		}
-		if (load_log("baseline", path, &log) < 0)
+		if (cli_load_eventlog("baseline", path, &log) < 0)
 			return EXIT_INPUT;
 		eventlog_check_digests(log, &e);
 		if (baseline_capture(log, name, base ? base + 1 : path, alg, mask, &b, &e) < 0) {
@@ -298,7 +283,7 @@ static int policy_judge(const char *ppath, const char *lpath, bool json)
 	struct policy_verdict v;
 	struct err e = { 0 };
 
-	if (load_policy(ppath, &p) < 0 || load_log("policy", lpath, &log) < 0)
+	if (load_policy(ppath, &p) < 0 || cli_load_eventlog("policy", lpath, &log) < 0)
 		return EXIT_INPUT;
 	if (policy_evaluate(p, log, &v, &e) < 0) {
 		cli_error("policy", "%s", err_str(&e));

@@ -261,6 +261,22 @@ static int print_rejection(const char *cmd, bool json, int r,
 	return exit_for(r);
 }
 
+/* Commands with a single verb ("quote verify"): help, verb check, dispatch. */
+static int one_verb(int argc, char **argv, const char *cmd, const char *verb,
+		    void (*usage)(FILE *), int (*run)(int, char **))
+{
+	quiet_tss();
+	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!streq(argv[1], verb)) {
+		cli_error(cmd, "unknown verb '%s' (%s)", argv[1], verb);
+		return EXIT_USAGE;
+	}
+	return run(argc - 1, argv + 1);
+}
+
 /* ---- quote ---- */
 
 static void quote_usage(FILE *f)
@@ -418,15 +434,10 @@ static int quote_verify_cmd(int argc, char **argv)
 	if (r < 0)
 		return print_rejection("quote", json, r, &e);
 	if (event_log) {
-		_cleanup_free_ uint8_t *lbuf = NULL;
 		struct eventlog *log = NULL;
-		size_t llen;
 
-		if (file_read(event_log, EVENTLOG_MAX_SIZE, &lbuf, &llen, &e) < 0 ||
-		    eventlog_parse(lbuf, llen, &log, &e) < 0) {
-			cli_error("quote", "--event-log %s: %s", event_log, err_str(&e));
+		if (cli_load_eventlog("quote", event_log, &log) < 0)
 			return EXIT_INPUT;
-		}
 		r = evidence_check_log(log, &qi, pcrs, &e);
 		eventlog_free(log);
 		if (r < 0)
@@ -460,16 +471,7 @@ static int quote_verify_cmd(int argc, char **argv)
 
 int cmd_quote(int argc, char **argv)
 {
-	quiet_tss();
-	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-		quote_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!streq(argv[1], "verify")) {
-		cli_error("quote", "unknown verb '%s' (verify)", argv[1]);
-		return EXIT_USAGE;
-	}
-	return quote_verify_cmd(argc - 1, argv + 1);
+	return one_verb(argc, argv, "quote", "verify", quote_usage, quote_verify_cmd);
 }
 
 /* ---- certify ---- */
@@ -649,16 +651,7 @@ static int certify_verify_cmd(int argc, char **argv)
 
 int cmd_certify(int argc, char **argv)
 {
-	quiet_tss();
-	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-		certify_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!streq(argv[1], "verify")) {
-		cli_error("certify", "unknown verb '%s' (verify)", argv[1]);
-		return EXIT_USAGE;
-	}
-	return certify_verify_cmd(argc - 1, argv + 1);
+	return one_verb(argc, argv, "certify", "verify", certify_usage, certify_verify_cmd);
 }
 
 /* ---- credential ---- */
@@ -779,16 +772,7 @@ static int credential_make_cmd(int argc, char **argv)
 
 int cmd_credential(int argc, char **argv)
 {
-	quiet_tss();
-	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-		credential_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!streq(argv[1], "make")) {
-		cli_error("credential", "unknown verb '%s' (make)", argv[1]);
-		return EXIT_USAGE;
-	}
-	return credential_make_cmd(argc - 1, argv + 1);
+	return one_verb(argc, argv, "credential", "make", credential_usage, credential_make_cmd);
 }
 
 /* ---- ekcert ---- */
@@ -951,16 +935,7 @@ static int ekcert_verify_cmd(int argc, char **argv)
 
 int cmd_ekcert(int argc, char **argv)
 {
-	quiet_tss();
-	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-		ekcert_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!streq(argv[1], "verify")) {
-		cli_error("ekcert", "unknown verb '%s' (verify)", argv[1]);
-		return EXIT_USAGE;
-	}
-	return ekcert_verify_cmd(argc - 1, argv + 1);
+	return one_verb(argc, argv, "ekcert", "verify", ekcert_usage, ekcert_verify_cmd);
 }
 
 /* ---- tpm2-name ---- */

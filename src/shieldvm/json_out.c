@@ -4,6 +4,12 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "attest/eventlog.h"
+#include "common/file.h"
+#include "common/limits.h"
+#include "common/util.h"
 
 int json_print(json_t *v)
 {
@@ -29,4 +35,22 @@ void cli_error(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int cli_load_eventlog(const char *cmd, const char *path, struct eventlog **ret)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct err e = { 0 };
+	size_t len;
+
+	if (file_read(path, EVENTLOG_MAX_SIZE, &buf, &len, &e) < 0 ||
+	    eventlog_parse(buf, len, ret, &e) < 0) {
+		/* file_read's messages already start with the path */
+		if (strncmp(err_str(&e), path, strlen(path)) == 0)
+			cli_error(cmd, "%s", err_str(&e));
+		else
+			cli_error(cmd, "%s: %s", path, err_str(&e));
+		return -EBADMSG;
+	}
+	return 0;
 }
