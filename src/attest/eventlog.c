@@ -506,12 +506,13 @@ const struct hash_alg *eventlog_best_alg(const struct eventlog *log)
  * digest as the hash of the event data, so data a policy reads (variable
  * values, action strings, separators) can be trusted only if it matches.
  */
-static bool digest_is(const struct eventlog_digest *d, const uint8_t *data,
-		      size_t len)
+static bool digest_is(EVP_MD_CTX *ctx, const struct eventlog_digest *d,
+		      const uint8_t *data, size_t len)
 {
 	uint8_t h[EVENTLOG_MAX_DIGEST];
 
-	if (hash_digest(d->alg, data, len, h) < 0)
+	if (!EVP_DigestInit_ex(ctx, hash_alg_md(d->alg), NULL) ||
+	    !EVP_DigestUpdate(ctx, data, len) || !EVP_DigestFinal_ex(ctx, h, NULL))
 		return false;
 	return memcmp(h, d->bytes, d->alg->size) == 0;
 }
@@ -555,14 +556,12 @@ static size_t digest_candidates(const struct eventlog_event *ev, struct span *c)
 	}
 	case EV_IPL: {
 		/* grub and shim measure the command or path without the
-		 * prefix they log; systemd-boot measures the UTF-16 data. */
+		 * prefix they log (tried first: the common case); systemd-boot
+		 * measures the UTF-16 data as is. */
 		size_t len = ev->data_len;
 
-		c[n++] = (struct span){ ev->data, len };
 		while (len && ev->data[len - 1] == 0)
 			len--;
-		if (len != ev->data_len)
-			c[n++] = (struct span){ ev->data, len };
 		for (size_t i = 0; i < ARRAY_SIZE(ipl_prefixes); i++) {
 			size_t pl = strlen(ipl_prefixes[i]);
 
@@ -572,6 +571,9 @@ static size_t digest_candidates(const struct eventlog_event *ev, struct span *c)
 					c[n++] = (struct span){ ev->data + pl, len - pl + 1 };
 			}
 		}
+		c[n++] = (struct span){ ev->data, ev->data_len };
+		if (len != ev->data_len)
+			c[n++] = (struct span){ ev->data, len };
 		return n;
 	}
 	case EV_EVENT_TAG:
@@ -586,6 +588,15 @@ static size_t digest_candidates(const struct eventlog_event *ev, struct span *c)
 	}
 }
 
+/* Bit of alg in the log's bank order (log->algs), as replay masks use. */
+static uint32_t bank_bit(const struct eventlog *log, const struct hash_alg *alg)
+{
+	for (uint32_t i = 0; i < log->n_algs; i++)
+		if (log->algs[i] == alg)
+			return 1u << i;
+	return 0;
+}
+
 static bool is_variable_event(uint32_t type)
 {
 	return type == EV_EFI_VARIABLE_DRIVER_CONFIG || type == EV_EFI_VARIABLE_BOOT ||
@@ -594,12 +605,22 @@ static bool is_variable_event(uint32_t type)
 
 int eventlog_check_digests(struct eventlog *log, struct err *e)
 {
+	return eventlog_check_digests_banks(log, ~0u, e);
+}
+
+int eventlog_check_digests_banks(struct eventlog *log, uint32_t bank_mask, struct err *e)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int mismatches = 0;
+
+	if (!ctx)
+		return err_set(e, ENOMEM, "out of memory");
 
 	for (size_t i = 0; i < log->n_events; i++) {
 		struct eventlog_event *ev = &log->events[i];
 		struct span cand[6];
 		size_t n_cand;
+		unsigned checked = 0;
 		bool all = true;
 
 		ev->check = EVENTLOG_CHECK_NONE;
@@ -615,10 +636,12 @@ int eventlog_check_digests(struct eventlog *log, struct err *e)
 			bool ok = false;
 			size_t k;
 
-			if (!hash_alg_md(ev->digests[d].alg))
+			if (!hash_alg_md(ev->digests[d].alg) ||
+			    !(bank_mask & bank_bit(log, ev->digests[d].alg)))
 				continue;
+			checked++;
 			for (k = 0; k < n_cand && !ok; k++)
-				ok = digest_is(&ev->digests[d], cand[k].p, cand[k].n);
+				ok = digest_is(ctx, &ev->digests[d], cand[k].p, cand[k].n);
 			if (!ok) {
 				all = false;
 				ev->check_alg = ev->digests[d].alg->tpm_id;
@@ -626,6 +649,8 @@ int eventlog_check_digests(struct eventlog *log, struct err *e)
 				strict = false;
 			}
 		}
+		if (!checked)
+			continue; /* nothing verifiable in the selected banks */
 		if (all && !strict && is_variable_event(ev->type) &&
 		    ev->type != EV_EFI_VARIABLE_BOOT && ev->type != EV_EFI_VARIABLE_BOOT2) {
 			ev->check = EVENTLOG_CHECK_DATA_ONLY;
@@ -639,6 +664,7 @@ int eventlog_check_digests(struct eventlog *log, struct err *e)
 			mismatches++;
 		}
 	}
+	EVP_MD_CTX_free(ctx);
 	(void)e;
 	return mismatches;
 }

@@ -127,6 +127,10 @@ const struct eventlog_bank *eventlog_pcrs_bank(const struct eventlog_pcrs *p,
 /* Set ev->check on every event; returns the number of mismatches (>= 0) or
  * a negative errno. */
 int eventlog_check_digests(struct eventlog *log, struct err *e);
+/* The same over the banks in bank_mask only (bit i: log->algs[i]), e.g. the
+ * banks a verified quote covers. An event with no digest in those banks (or
+ * only in banks this OpenSSL cannot compute) stays EVENTLOG_CHECK_NONE. */
+int eventlog_check_digests_banks(struct eventlog *log, uint32_t bank_mask, struct err *e);
 
 /* The strongest bank the log carries for every event (sha384 > sha256 >
  * sha1); NULL if none. */

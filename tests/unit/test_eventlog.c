@@ -337,6 +337,38 @@ static void test_real_logs_digests(void **state)
 	free(names);
 }
 
+/* Digest checks limited to some banks: only those banks count. */
+static void test_digest_check_banks(void **state)
+{
+	char path[4096];
+	uint8_t *buf;
+	size_t len, ok = 0;
+	struct eventlog *log = NULL;
+	struct err e = { 0 };
+	uint32_t sha256 = 0;
+
+	snprintf(path, sizeof(path), "%s/eventlogs/gotpmtools__attest_gce-cos-85.bin", testdata());
+	buf = slurp(path, &len);
+	assert_int_equal(eventlog_parse(buf, len, &log, &e), 0);
+	assert_int_equal(log->n_algs, 3);
+	for (uint32_t i = 0; i < log->n_algs; i++)
+		if (log->algs[i]->tpm_id == TPM_ALG_SHA256)
+			sha256 = 1u << i;
+	assert_true(eventlog_check_digests_banks(log, sha256, &e) >= 0);
+	for (size_t i = 0; i < log->n_events; i++)
+		if (log->events[i].type == EV_EFI_VARIABLE_DRIVER_CONFIG) {
+			assert_int_equal(log->events[i].check, EVENTLOG_CHECK_OK);
+			ok++;
+		}
+	assert_true(ok >= 5);
+	/* no bank selected: nothing is verified, so nothing is trusted */
+	assert_int_equal(eventlog_check_digests_banks(log, 0, &e), 0);
+	for (size_t i = 0; i < log->n_events; i++)
+		assert_int_equal(log->events[i].check, EVENTLOG_CHECK_NONE);
+	eventlog_free(log);
+	free(buf);
+}
+
 static void test_device_path(void **state)
 {
 	/* PciRoot(0x0)/Pci(0x3,0x0)/\EFI\BOOT\BOOTX64.EFI */
@@ -363,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_digest_check),
 		cmocka_unit_test(test_real_logs_digests),
+		cmocka_unit_test(test_digest_check_banks),
 		cmocka_unit_test(test_device_path),
 	};
 
