@@ -412,10 +412,13 @@ static void eval_boot_apps_measured(const struct eventlog *log,
 }
 
 /* Kernel command lines the log carries, with their event index. */
+#define CMDLINE_MAX 4096
+
 struct cmdline {
 	int32_t event;
 	bool verified;
-	char text[4096];
+	bool too_long; /* longer than text: never judged on a prefix */
+	char text[CMDLINE_MAX];
 };
 
 #define MAX_CMDLINES 32
@@ -426,7 +429,7 @@ static size_t collect_cmdlines(const struct eventlog *log, struct cmdline *out, 
 
 	for (size_t i = 0; i < log->n_events && n < max; i++) {
 		const struct eventlog_event *ev = &log->events[i];
-		char text[4096];
+		char text[CMDLINE_MAX];
 		const char *start = NULL;
 
 		if (ev->type == EV_IPL && (ev->pcr == 8 || ev->pcr == 12) &&
@@ -451,6 +454,7 @@ static size_t collect_cmdlines(const struct eventlog *log, struct cmdline *out, 
 			continue;
 		out[n].event = (int32_t)i;
 		out[n].verified = ev->check == EVENTLOG_CHECK_OK;
+		out[n].too_long = ev->data_len >= CMDLINE_MAX;
 		snprintf(out[n].text, sizeof(out[n].text), "%s", start);
 		n++;
 	}
@@ -473,6 +477,25 @@ static const char *next_arg(const char *s, char *buf, size_t n)
 	}
 	buf[len] = '\0';
 	return s;
+}
+
+/* A command line a rule cannot read whole or trust fails that rule. */
+static bool cmdline_unusable(const struct cmdline *c, const char *why,
+			     struct policy_rule_result *r)
+{
+	if (c->too_long) {
+		res(r, POLICY_FAIL, c->event,
+		    "event %d: kernel command line longer than %d bytes cannot be %s",
+		    c->event, CMDLINE_MAX - 1, why);
+		return true;
+	}
+	if (!c->verified) {
+		res(r, POLICY_FAIL, c->event,
+		    "event %d: kernel command line does not match its digest, so it cannot be %s",
+		    c->event, why);
+		return true;
+	}
+	return false;
 }
 
 static const char *const debug_patterns[] = {
@@ -521,7 +544,7 @@ static int sipa_find_debug(const uint8_t *p, size_t n, unsigned depth, uint32_t 
 static void eval_no_debug(const struct eventlog *log, const struct cmdline *cl, size_t ncl,
 			  struct policy_rule_result *r)
 {
-	char arg[512];
+	char arg[CMDLINE_MAX];
 
 	for (size_t i = 0; i < log->n_events; i++) {
 		const struct eventlog_event *ev = &log->events[i];
@@ -553,12 +576,8 @@ static void eval_no_debug(const struct eventlog *log, const struct cmdline *cl, 
 					    cl[c].event, arg);
 					return;
 				}
-		if (!cl[c].verified) {
-			res(r, POLICY_FAIL, cl[c].event,
-			    "event %d: kernel command line does not match its digest, so it cannot be checked for debugger arguments",
-			    cl[c].event);
+		if (cmdline_unusable(&cl[c], "checked for debugger arguments", r))
 			return;
-		}
 	}
 	res(r, POLICY_PASS, -1, "no debugger evidence in firmware actions or %zu kernel command line(s)",
 	    ncl);
@@ -571,7 +590,7 @@ static void eval_iommu(const struct eventlog *log, const struct cmdline *cl, siz
 					   "iommu=force" };
 	static const char *const off[] = { "intel_iommu=off", "amd_iommu=off", "iommu=off",
 					   "iommu=pt", "iommu.passthrough=1", "iommu.passthrough=on" };
-	char arg[512];
+	char arg[CMDLINE_MAX];
 	int32_t evidence = -1;
 
 	for (size_t i = 0; i < log->n_events; i++)
@@ -585,8 +604,8 @@ static void eval_iommu(const struct eventlog *log, const struct cmdline *cl, siz
 	for (size_t c = 0; c < ncl; c++) {
 		const char *s = cl[c].text;
 
-		if (!cl[c].verified)
-			continue;
+		if (cmdline_unusable(&cl[c], "checked for IOMMU settings", r))
+			return;
 		while ((s = next_arg(s, arg, sizeof(arg)))) {
 			for (size_t k = 0; k < ARRAY_SIZE(off); k++)
 				if (fnmatch(off[k], arg, 0) == 0) {
@@ -612,17 +631,14 @@ static void eval_iommu(const struct eventlog *log, const struct cmdline *cl, siz
 static void eval_cmdline(const struct policy *p, const struct cmdline *cl, size_t ncl,
 			 struct policy_rule_result *r)
 {
-	char arg[512];
+	char arg[CMDLINE_MAX];
 
 	for (size_t c = 0; c < ncl; c++) {
 		const char *s = cl[c].text;
 		bool first = true;
 
-		if (!cl[c].verified) {
-			res(r, POLICY_FAIL, cl[c].event,
-			    "event %d: kernel command line does not match its digest", cl[c].event);
+		if (cmdline_unusable(&cl[c], "checked against the patterns", r))
 			return;
-		}
 		while ((s = next_arg(s, arg, sizeof(arg)))) {
 			bool allowed = p->n_allow == 0;
 

@@ -192,7 +192,7 @@ static void base_log(struct logbuild *b, const char *cmdline, const char *extra_
 	if (cmdline) {
 		uint8_t d[32];
 		unsigned int n;
-		char text[512];
+		char text[8192];
 
 		EVP_Digest(cmdline, strlen(cmdline), d, &n, EVP_sha256(), NULL);
 		snprintf(text, sizeof(text), "kernel_cmdline: %s", cmdline);
@@ -269,6 +269,21 @@ static void test_synthetic_rules(void **state)
 	/* no kernel command line at all */
 	v = judge_synthetic(p, NULL, NULL);
 	assert_int_equal(v.results[RULE_IOMMU].status, POLICY_FAIL);
+
+	/* a command line too long to read whole: kgdbwait hidden past the end
+	 * of what a rule reads must not pass */
+	{
+		char longcl[6000];
+
+		memset(longcl, 'a', sizeof(longcl));
+		memcpy(longcl, "/vmlinuz intel_iommu=on x=", 26);
+		memcpy(longcl + sizeof(longcl) - 10, " kgdbwait", 10);
+		v = judge_synthetic(p, longcl, NULL);
+		assert_int_equal(v.results[RULE_NO_DEBUG].status, POLICY_FAIL);
+		assert_non_null(strstr(v.results[RULE_NO_DEBUG].message, "longer than"));
+		assert_int_equal(v.results[RULE_IOMMU].status, POLICY_FAIL);
+		assert_int_equal(v.results[RULE_CMDLINE].status, POLICY_FAIL);
+	}
 
 	/* cmdline deny and allow patterns */
 	assert_int_equal(policy_add_pattern(p, false, "init=*", &e), 0);
