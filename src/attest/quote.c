@@ -255,6 +255,17 @@ static int check_attest(const struct tpm2_key *ak, const uint8_t *attest,
 	const char *kind = attest_kind(want_type);
 	int r;
 
+	/* Only a restricted key proves the TPM made what it signed: the TPM
+	 * refuses to sign, with such a key, data that starts with
+	 * TPM_GENERATED_VALUE unless it produced that data itself. */
+	if (ak && ak->has_public &&
+	    (ak->pub.objectAttributes & (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT)) !=
+		    (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT))
+		return err_set(e, EKEYREJECTED,
+			       "the attestation key is not a restricted signing key "
+			       "(attributes 0x%08x): its signature does not prove the "
+			       "TPM produced the %s",
+			       ak->pub.objectAttributes, kind);
 	r = tpm2_attest_unmarshal(attest, attest_len, a, e);
 	if (r < 0)
 		return r;

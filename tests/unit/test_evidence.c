@@ -198,6 +198,30 @@ static void test_real_quote_and_log(void **state)
 	free(akbuf);
 }
 
+/* A quote is only evidence when signed by a restricted signing key. */
+static void test_unrestricted_ak(void **state)
+{
+	size_t aklen, alen, slen;
+	uint8_t *akbuf = slurp("ak_pub.TPMT_PUBLIC.bin", &aklen);
+	uint8_t *attest = slurp("quote_sha256.TPMS_ATTEST.bin", &alen);
+	uint8_t *sig = slurp("quote_sha256.TPMT_SIGNATURE.bin", &slen);
+	struct tpm2_key *ak = NULL;
+	struct err e = { 0 };
+	TPMT_PUBLIC pub;
+
+	assert_int_equal(tpm2_public_unmarshal(akbuf, aklen, &pub, &e), 0);
+	assert_true(pub.objectAttributes & TPMA_OBJECT_RESTRICTED);
+	pub.objectAttributes &= ~TPMA_OBJECT_RESTRICTED;
+	assert_int_equal(tpm2_key_from_tpmt(&pub, &ak, &e), 0);
+	assert_int_equal(quote_verify(ak, attest, alen, sig, slen, nonce, sizeof(nonce), NULL,
+				      NULL, &e), -EKEYREJECTED);
+	assert_non_null(strstr(e.msg, "not a restricted signing key"));
+	tpm2_key_free(ak);
+	free(akbuf);
+	free(attest);
+	free(sig);
+}
+
 /* The same boot judged by policy: Secure Boot on, every stage measured. */
 static void test_real_log_policy(void **state)
 {
@@ -227,6 +251,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_quote_and_log),
+		cmocka_unit_test(test_unrestricted_ak),
 		cmocka_unit_test(test_real_log_policy),
 	};
 
