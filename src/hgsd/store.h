@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hgsd's store: everything a node needs that must be shared by all nodes.
+ * SQLite (WAL, versioned schema with migrations) is the embedded default;
+ * the interface is the contract a PostgreSQL backend implements next, so
+ * no SQLite type or behaviour leaks through it.
+ *
+ * Conventions: functions return 0 or a negative errno and leave one message
+ * in *e (backend errors are mapped once, inside the backend, e.g. a UNIQUE
+ * violation to -EEXIST, "not found" to -ENOENT, a busy database that does
+ * not clear within the busy timeout to -EBUSY). Out-parameters are written
+ * only on success. All functions may be called from many threads at once.
+ * Blobs are copied in and out; the caller frees what it receives with the
+ * matching *_clear/free function.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct store;
+
+/* "sqlite:PATH" or a bare PATH (SQLite); "postgresql://..." later.
+ * Creates the database if missing and runs pending migrations. */
+int store_open(const char *uri, struct store **ret, struct err *e);
+void store_close(struct store *s);
+int store_schema_version(struct store *s, int *ret, struct err *e);
+
+/* ---- hosts ---- */
+
+enum store_host_mode {
+	STORE_MODE_TPM = 1,      /* registered by EK (public key or certificate) */
+	STORE_MODE_HOST_KEY = 2, /* registered by a host public key (weaker) */
+};
+
+struct store_host {
+	int64_t id;
+	char name[128];
+	unsigned modes;          /* STORE_MODE_* bits the host may attest with */
+	bool enabled;
+	int64_t created;         /* Unix seconds */
+	uint8_t ek_name[66];     /* TPM name of the EK public (nameAlg || digest) */
+	size_t ek_name_len;      /* 0 without an EK */
+	uint8_t *ek_pub;         /* marshalled TPM2B_PUBLIC, or NULL */
+	size_t ek_pub_len;
+	uint8_t *ek_cert;        /* DER, or NULL */
+	size_t ek_cert_len;
+	char *host_key_pem;      /* SubjectPublicKeyInfo PEM, or NULL */
+};
+
+void store_host_clear(struct store_host *h);
+void store_hosts_free(struct store_host *v, size_t n);
+
+int store_host_add(struct store *s, const struct store_host *h, int64_t *ret_id,
+		   struct err *e);                       /* -EEXIST: name or EK taken */
+int store_host_get(struct store *s, const char *name, struct store_host *ret,
+		   struct err *e);                       /* -ENOENT */
+int store_host_get_by_id(struct store *s, int64_t id, struct store_host *ret,
+			 struct err *e);
+int store_host_get_by_ek(struct store *s, const uint8_t *ek_name, size_t len,
+			 struct store_host *ret, struct err *e);
+int store_host_list(struct store *s, struct store_host **ret, size_t *ret_n,
+		    struct err *e);                      /* ordered by name */
+int store_host_set_enabled(struct store *s, const char *name, bool enabled,
+			   struct err *e);
+int store_host_remove(struct store *s, const char *name, struct err *e);
+                                                 /* also removes its AKs */
+
+/* ---- attestation keys (enrolled) ---- */
+
+int store_ak_add(struct store *s, int64_t host_id, const uint8_t *ak_name,
+		 size_t name_len, const uint8_t *ak_pub, size_t pub_len,
+		 struct err *e);                         /* -EEXIST */
+/* The enrolled AK with this TPM name: its host and marshalled public. */
+int store_ak_get(struct store *s, const uint8_t *ak_name, size_t name_len,
+		 int64_t *ret_host_id, uint8_t **ret_pub, size_t *ret_pub_len,
+		 struct err *e);                         /* -ENOENT */
+
+/* ---- pending enrollments (MakeCredential issued, not yet answered) ---- */
+
+/* id: a random string chosen by the caller (<= 64 chars). Only the SHA-256
+ * of the credential secret is stored. */
+int store_enrollment_put(struct store *s, const char *id, int64_t host_id,
+			 const uint8_t *ak_pub, size_t ak_pub_len,
+			 const uint8_t secret_sha256[32], int64_t expires,
+			 struct err *e);
+/* Atomically fetch and delete. -ENOENT unknown (or already used), -ETIME
+ * expired (and deleted). */
+int store_enrollment_take(struct store *s, const char *id, int64_t now,
+			  int64_t *ret_host_id, uint8_t **ret_ak_pub,
+			  size_t *ret_ak_pub_len, uint8_t ret_secret_sha256[32],
+			  struct err *e);
+
+/* ---- nonces: single use across the cluster ---- */
+
+/* Record that the nonce with this SHA-256 was used; -EEXIST if it already
+ * was (a replayed quote). Expired records (expires < now) may be purged. */
+int store_nonce_consume(struct store *s, const uint8_t nonce_sha256[32],
+			int64_t expires, int64_t now, struct err *e);
+
+/* ---- attestation policy: baselines, rule switches, settings ---- */
+
+/* Baselines as the JSON of baseline_to_json() (src/attest/baseline.h). */
+int store_baseline_put(struct store *s, const char *name, const char *json,
+		       struct err *e);                   /* -EEXIST */
+int store_baseline_get(struct store *s, const char *name, char **ret_json,
+		       struct err *e);
+int store_baseline_list(struct store *s, char ***ret_names, size_t *ret_n,
+			struct err *e);
+int store_baseline_remove(struct store *s, const char *name, struct err *e);
+
+/* Rule ids of src/attest/policy.h; absent rows mean "the rule's default". */
+int store_rule_set(struct store *s, const char *rule, bool enabled,
+		   struct err *e);
+/* Calls fn for each stored rule switch. */
+int store_rule_list(struct store *s,
+		    int (*fn)(const char *rule, bool enabled, void *userdata),
+		    void *userdata, struct err *e);
+
+/* Small named values: "nonce_key" (32 random bytes), "policy_id",
+ * "cmdline_allow"/"cmdline_deny" (JSON arrays), ... */
+int store_setting_get(struct store *s, const char *key, uint8_t **ret,
+		      size_t *ret_len, struct err *e);   /* -ENOENT */
+int store_setting_put(struct store *s, const char *key, const uint8_t *val,
+		      size_t len, struct err *e);
+/* Insert only if absent (first node to start wins); returns the stored
+ * value either way. For cluster-wide secrets created at first start. */
+int store_setting_get_or_create(struct store *s, const char *key,
+				const uint8_t *val, size_t len, uint8_t **ret,
+				size_t *ret_len, struct err *e);
+
+/* ---- token signing keys ---- */
+
+struct store_key {
+	char kid[64];
+	char *private_pem;  /* PKCS#8 PEM: a secret, wipe before free */
+	bool primary;
+	bool enabled;
+	int64_t created;
+};
+
+void store_key_clear(struct store_key *k); /* wipes private_pem */
+void store_keys_free(struct store_key *v, size_t n);
+int store_key_add(struct store *s, const struct store_key *k, struct err *e);
+int store_key_list(struct store *s, struct store_key **ret, size_t *ret_n,
+		   struct err *e);
+int store_key_set_primary(struct store *s, const char *kid, struct err *e);
+int store_key_set_enabled(struct store *s, const char *kid, bool enabled,
+			  struct err *e);
+
+/* ---- audit ---- */
+
+struct store_audit {
+	int64_t id;
+	int64_t time;        /* Unix seconds */
+	char host[128];      /* host name, or "" when unknown */
+	char action[32];     /* "attest", "enroll", "enroll-finish", "admin", ... */
+	char result[16];     /* "pass", "fail", "error" */
+	char *details;       /* JSON text: failed rules with evidence, reason */
+};
+
+void store_audit_clear(struct store_audit *a);
+int store_audit_add(struct store *s, const struct store_audit *a, struct err *e);
+/* host NULL: all hosts; since: only records with time >= since. Newest
+ * first, at most limit records (0: no limit). */
+int store_audit_list(struct store *s, const char *host, int64_t since,
+		     size_t limit,
+		     int (*fn)(const struct store_audit *a, void *userdata),
+		     void *userdata, struct err *e);
