@@ -578,10 +578,13 @@ static size_t digest_candidates(const struct eventlog_event *ev, struct span *c)
 	}
 	case EV_EVENT_TAG:
 		/* Linux EFI stub: tagged event 0x8F3B22ED carries the kernel's
-		 * load options, and the digest is the hash of those. */
+		 * load options, and the digest is the hash of those. Windows'
+		 * SIPA events (PCRs 12-14) are measured as they are logged. */
 		if (ev->data_len > 8 && ev->data[0] == 0xED && ev->data[1] == 0x22 &&
 		    ev->data[2] == 0x3B && ev->data[3] == 0x8F)
 			c[n++] = (struct span){ ev->data + 8, ev->data_len - 8u };
+		else
+			c[n++] = (struct span){ ev->data, ev->data_len };
 		return n;
 	default:
 		return 0;
@@ -656,7 +659,7 @@ int eventlog_check_digests_banks(struct eventlog *log, uint32_t bank_mask, struc
 			ev->check = EVENTLOG_CHECK_DATA_ONLY;
 		} else if (all) {
 			ev->check = EVENTLOG_CHECK_OK;
-		} else if (ev->type == EV_IPL) {
+		} else if (ev->type == EV_IPL || ev->type == EV_EVENT_TAG) {
 			/* Not a spec-defined H(data): unverified, not wrong. */
 			ev->check = EVENTLOG_CHECK_NONE;
 		} else {

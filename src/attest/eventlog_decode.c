@@ -368,10 +368,11 @@ int eventlog_separator_kind(const struct eventlog_event *ev)
 	static const uint8_t zero[4], one[4] = { 1, 0, 0, 0 },
 				      ffff[4] = { 0xff, 0xff, 0xff, 0xff };
 
-	if (ev->data_len == 4 && memcmp(ev->data, zero, 4) == 0)
+	/* 0 in the UEFI PFP; all ones in the conventional BIOS spec (SeaBIOS) */
+	if (ev->data_len == 4 &&
+	    (memcmp(ev->data, zero, 4) == 0 || memcmp(ev->data, ffff, 4) == 0))
 		return 0;
-	if (ev->data_len == 4 && (memcmp(ev->data, one, 4) == 0 ||
-				  memcmp(ev->data, ffff, 4) == 0))
+	if (ev->data_len == 4 && memcmp(ev->data, one, 4) == 0)
 		return 1;
 	if (ev->data_len == 4 && memcmp(ev->data, "WBCL", 4) == 0)
 		return 2;

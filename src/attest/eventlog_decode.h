@@ -62,7 +62,8 @@ bool eventlog_event_text(const struct eventlog_event *ev, char *out, size_t outs
 void eventlog_event_describe(const struct eventlog_event *ev, char *out,
 			     size_t outsz);
 
-/* EV_SEPARATOR: 0 for the normal separator, 1 for the error separator
- * (value 1 / "error"), -EBADMSG for anything else. Windows' WBCL separators
+/* EV_SEPARATOR: 0 for the normal separator (0x00000000, or 0xFFFFFFFF as
+ * conventional BIOS firmware such as SeaBIOS writes it), 1 for the PFP's
+ * error separator (0x00000001), -EBADMSG for anything else. Windows' WBCL separators
  * ("WBCL" in PCRs 12-14) return 2. */
 int eventlog_separator_kind(const struct eventlog_event *ev);

@@ -37,7 +37,7 @@ static const struct policy_rule_info rules[_RULE_MAX] = {
 	[RULE_BOOT_APPS] = { "boot-apps",
 			     "every boot application's digest is on the allowlist", false },
 	[RULE_LOG_INTEGRITY] = { "log-integrity",
-				 "separators, EFI actions and Secure Boot variables match their digests; no error separator",
+				 "event data matches its digest wherever the spec defines it as the hash of the data; no error separator",
 				 true },
 };
 
@@ -411,88 +411,142 @@ static void eval_boot_apps_measured(const struct eventlog *log,
 	    apps, calls);
 }
 
-/* Kernel command lines the log carries, with their event index. */
-#define CMDLINE_MAX 4096
-
+/*
+ * Command lines. The event type and grub's "kernel_cmdline: " prefix are not
+ * measured (only the digest of the string after it is), so an attacker who
+ * controls the log text can relabel the kernel command line as some other
+ * string. Therefore:
+ *   - deny checks (debugger, IOMMU off, cmdline deny) scan every string
+ *     whose measured content is verified: grub commands, kernel command
+ *     lines, systemd-boot's PCR 12 strings, the Linux EFI stub's load options;
+ *   - allow checks and IOMMU evidence read only recognised kernel command
+ *     lines, and a rule that needs one fails when none is there;
+ *   - an event that could carry a command line but whose content cannot be
+ *     verified (EV_IPL in PCR 8/12 not matching its digest, a PCR 9 tagged
+ *     event that is neither verified load options nor the fixed "Linux
+ *     initrd" initrd event) fails those rules: nothing may hide there.
+ */
 struct cmdline {
 	int32_t event;
-	bool verified;
-	bool too_long; /* longer than text: never judged on a prefix */
-	char text[CMDLINE_MAX];
+	bool is_cmdline; /* a recognised kernel command line */
+	bool verified;   /* content matches the measured digest */
+	char *text;      /* whole (never judged on a prefix), split into
+			  * NUL-terminated arguments */
+	size_t len;      /* bytes of text, the separators included */
 };
 
-#define MAX_CMDLINES 32
-
-static size_t collect_cmdlines(const struct eventlog *log, struct cmdline *out, size_t max)
+static void cmdlines_free(struct cmdline *v, size_t n)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < log->n_events && n < max; i++) {
-		const struct eventlog_event *ev = &log->events[i];
-		char text[CMDLINE_MAX];
-		const char *start = NULL;
-
-		if (ev->type == EV_IPL && (ev->pcr == 8 || ev->pcr == 12) &&
-		    eventlog_event_text(ev, text, sizeof(text))) {
-			if (strncmp(text, "kernel_cmdline: ", 16) == 0)
-				start = text + 16;
-			else if (strncmp(text, "grub_kernel_cmdline ", 20) == 0)
-				start = text + 20;
-			else if (ev->pcr == 12)
-				start = text;
-		} else if (ev->type == EV_EVENT_TAG && ev->data_len > 8 &&
-			   ev->data[0] == 0xED && ev->data[1] == 0x22 &&
-			   ev->data[2] == 0x3B && ev->data[3] == 0x8F) {
-			struct eventlog_event sub = *ev;
-
-			sub.data = ev->data + 8;
-			sub.data_len = ev->data_len - 8;
-			if (eventlog_event_text(&sub, text, sizeof(text)))
-				start = text;
-		}
-		if (!start)
-			continue;
-		out[n].event = (int32_t)i;
-		out[n].verified = ev->check == EVENTLOG_CHECK_OK;
-		out[n].too_long = ev->data_len >= CMDLINE_MAX;
-		snprintf(out[n].text, sizeof(out[n].text), "%s", start);
-		n++;
-	}
-	return n;
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].text);
+	free(v);
 }
 
-/* Iterate whitespace-separated arguments. */
-static const char *next_arg(const char *s, char *buf, size_t n)
+static bool is_linux_initrd_tag(const struct eventlog_event *ev)
 {
-	size_t len = 0;
+	static const char initrd[] = "Linux initrd";
 
-	while (*s == ' ' || *s == '\t' || *s == '\n')
-		s++;
-	if (!*s)
-		return NULL;
-	while (*s && *s != ' ' && *s != '\t' && *s != '\n') {
-		if (len + 1 < n)
-			buf[len++] = *s;
-		s++;
+	if (ev->data_len < 8 || ev->data[0] != 0xEC || ev->data[1] != 0x22 ||
+	    ev->data[2] != 0x3B || ev->data[3] != 0x8F)
+		return false;
+	return ev->data_len - 8u >= sizeof(initrd) - 1 && ev->data_len - 8u <= sizeof(initrd) &&
+	       memcmp(ev->data + 8, initrd, sizeof(initrd) - 1) == 0 &&
+	       (ev->data_len - 8u == sizeof(initrd) - 1 || ev->data[ev->data_len - 1] == 0);
+}
+
+/* Every command-line candidate, in log order. */
+static int collect_cmdlines(const struct eventlog *log, struct cmdline **ret, size_t *ret_n)
+{
+	static const char *const prefixes[] = { "kernel_cmdline: ", "grub_kernel_cmdline ",
+						"grub_cmd: " };
+	struct cmdline *v;
+	size_t n = 0;
+
+	v = calloc(log->n_events + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < log->n_events; i++) {
+		const struct eventlog_event *ev = &log->events[i];
+		struct eventlog_event sub = *ev;
+		struct cmdline *c = &v[n];
+		size_t size, skip = 0;
+		bool is_text;
+
+		if ((ev->pcr == 8 || ev->pcr == 12) && ev->type != EV_NO_ACTION) {
+			/* every event: the type is not measured either */
+			c->is_cmdline = ev->pcr == 12 && ev->type == EV_IPL;
+		} else if (ev->type == EV_EVENT_TAG && ev->pcr == 9 && !is_linux_initrd_tag(ev)) {
+			c->is_cmdline = ev->data_len > 8 && ev->data[0] == 0xED &&
+					ev->data[1] == 0x22 && ev->data[2] == 0x3B &&
+					ev->data[3] == 0x8F;
+			if (ev->data_len >= 8) {
+				sub.data = ev->data + 8;
+				sub.data_len = ev->data_len - 8;
+			}
+		} else {
+			continue;
+		}
+		/* UTF-16 becomes at most 3 bytes per 2; ASCII stays */
+		size = 2 * (size_t)sub.data_len + 2;
+		c->text = malloc(size);
+		if (!c->text) {
+			cmdlines_free(v, n);
+			return -ENOMEM;
+		}
+		c->event = (int32_t)i;
+		c->verified = ev->check == EVENTLOG_CHECK_OK;
+		is_text = eventlog_event_text(&sub, c->text, size);
+		if (!is_text) {
+			if (c->verified) {
+				/* verified, and no text: a separator, SIPA data */
+				free(c->text);
+				c->text = NULL;
+				continue;
+			}
+			c->text[0] = '\0';
+		}
+		for (size_t k = 0; is_text && ev->type == EV_IPL && k < ARRAY_SIZE(prefixes); k++) {
+			size_t pl = strlen(prefixes[k]);
+
+			if (strncmp(c->text, prefixes[k], pl) == 0) {
+				skip = pl;
+				c->is_cmdline = k < 2;
+				break;
+			}
+		}
+		if (skip)
+			memmove(c->text, c->text + skip, strlen(c->text + skip) + 1);
+		c->len = strlen(c->text);
+		for (size_t k = 0; k < c->len; k++)
+			if (c->text[k] == ' ' || c->text[k] == '\t' || c->text[k] == '\n')
+				c->text[k] = '\0';
+		n++;
 	}
-	buf[len] = '\0';
-	return s;
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* The arguments of a command line: first with prev NULL, NULL at the end. */
+static const char *next_arg(const struct cmdline *c, const char *prev)
+{
+	const char *p = prev ? prev + strlen(prev) : c->text;
+	const char *end = c->text + c->len;
+
+	while (p < end && *p == '\0')
+		p++;
+	return p < end ? p : NULL;
 }
 
 /* A command line a rule cannot read whole or trust fails that rule. */
 static bool cmdline_unusable(const struct cmdline *c, const char *why,
 			     struct policy_rule_result *r)
 {
-	if (c->too_long) {
-		res(r, POLICY_FAIL, c->event,
-		    "event %d: kernel command line longer than %d bytes cannot be %s",
-		    c->event, CMDLINE_MAX - 1, why);
-		return true;
-	}
 	if (!c->verified) {
 		res(r, POLICY_FAIL, c->event,
-		    "event %d: kernel command line does not match its digest, so it cannot be %s",
-		    c->event, why);
+		    "event %d: %s does not match its digest, so it cannot be %s",
+		    c->event, c->is_cmdline ? "kernel command line" : "a string that may carry the kernel command line",
+		    why);
 		return true;
 	}
 	return false;
@@ -544,8 +598,6 @@ static int sipa_find_debug(const uint8_t *p, size_t n, unsigned depth, uint32_t 
 static void eval_no_debug(const struct eventlog *log, const struct cmdline *cl, size_t ncl,
 			  struct policy_rule_result *r)
 {
-	char arg[CMDLINE_MAX];
-
 	for (size_t i = 0; i < log->n_events; i++) {
 		const struct eventlog_event *ev = &log->events[i];
 		uint32_t t;
@@ -558,6 +610,13 @@ static void eval_no_debug(const struct eventlog *log, const struct cmdline *cl, 
 			return;
 		}
 		if (ev->type == EV_EVENT_TAG && ev->pcr >= 12 && ev->pcr <= 14 &&
+		    ev->check != EVENTLOG_CHECK_OK) {
+			res(r, POLICY_FAIL, (int32_t)i,
+			    "event %zu (EV_EVENT_TAG, PCR %u): Windows boot configuration does not match its digest, so its debugging flags cannot be read",
+			    i, ev->pcr);
+			return;
+		}
+		if (ev->type == EV_EVENT_TAG && ev->pcr >= 12 && ev->pcr <= 14 &&
 		    sipa_find_debug(ev->data, ev->data_len, 0, &t)) {
 			res(r, POLICY_FAIL, (int32_t)i,
 			    "event %zu (EV_EVENT_TAG, PCR %u): Windows %s debugging is enabled",
@@ -566,20 +625,22 @@ static void eval_no_debug(const struct eventlog *log, const struct cmdline *cl, 
 		}
 	}
 	for (size_t c = 0; c < ncl; c++) {
-		const char *s = cl[c].text;
+		const char *arg = NULL;
 
-		while ((s = next_arg(s, arg, sizeof(arg))))
+		while ((arg = next_arg(&cl[c], arg)))
 			for (size_t k = 0; k < ARRAY_SIZE(debug_patterns); k++)
 				if (fnmatch(debug_patterns[k], arg, 0) == 0) {
 					res(r, POLICY_FAIL, cl[c].event,
-					    "event %d: kernel command line has debugger argument \"%s\"",
-					    cl[c].event, arg);
+					    "event %d: %s has debugger argument \"%s\"",
+					    cl[c].event,
+					    cl[c].is_cmdline ? "kernel command line" : "measured command",
+					    arg);
 					return;
 				}
 		if (cmdline_unusable(&cl[c], "checked for debugger arguments", r))
 			return;
 	}
-	res(r, POLICY_PASS, -1, "no debugger evidence in firmware actions or %zu kernel command line(s)",
+	res(r, POLICY_PASS, -1, "no debugger evidence in firmware actions or %zu measured command line(s)",
 	    ncl);
 }
 
@@ -590,7 +651,6 @@ static void eval_iommu(const struct eventlog *log, const struct cmdline *cl, siz
 					   "iommu=force" };
 	static const char *const off[] = { "intel_iommu=off", "amd_iommu=off", "iommu=off",
 					   "iommu=pt", "iommu.passthrough=1", "iommu.passthrough=on" };
-	char arg[CMDLINE_MAX];
 	int32_t evidence = -1;
 
 	for (size_t i = 0; i < log->n_events; i++)
@@ -602,11 +662,11 @@ static void eval_iommu(const struct eventlog *log, const struct cmdline *cl, siz
 			return;
 		}
 	for (size_t c = 0; c < ncl; c++) {
-		const char *s = cl[c].text;
+		const char *arg = NULL;
 
 		if (cmdline_unusable(&cl[c], "checked for IOMMU settings", r))
 			return;
-		while ((s = next_arg(s, arg, sizeof(arg)))) {
+		while ((arg = next_arg(&cl[c], arg))) {
 			for (size_t k = 0; k < ARRAY_SIZE(off); k++)
 				if (fnmatch(off[k], arg, 0) == 0) {
 					res(r, POLICY_FAIL, cl[c].event,
@@ -614,7 +674,7 @@ static void eval_iommu(const struct eventlog *log, const struct cmdline *cl, siz
 					    cl[c].event, arg);
 					return;
 				}
-			for (size_t k = 0; k < ARRAY_SIZE(on); k++)
+			for (size_t k = 0; k < ARRAY_SIZE(on) && cl[c].is_cmdline; k++)
 				if (fnmatch(on[k], arg, 0) == 0)
 					evidence = cl[c].event;
 		}
@@ -631,19 +691,20 @@ static void eval_iommu(const struct eventlog *log, const struct cmdline *cl, siz
 static void eval_cmdline(const struct policy *p, const struct cmdline *cl, size_t ncl,
 			 struct policy_rule_result *r)
 {
-	char arg[CMDLINE_MAX];
+	size_t kernel = 0;
 
 	for (size_t c = 0; c < ncl; c++) {
-		const char *s = cl[c].text;
+		const char *arg = NULL;
 		bool first = true;
 
 		if (cmdline_unusable(&cl[c], "checked against the patterns", r))
 			return;
-		while ((s = next_arg(s, arg, sizeof(arg)))) {
-			bool allowed = p->n_allow == 0;
+		kernel += cl[c].is_cmdline;
+		while ((arg = next_arg(&cl[c], arg))) {
+			bool allowed = p->n_allow == 0 || !cl[c].is_cmdline;
 
 			/* grub's kernel_cmdline starts with the kernel path */
-			if (first && arg[0] == '/') {
+			if (first && arg[0] == '/' && cl[c].is_cmdline) {
 				first = false;
 				continue;
 			}
@@ -651,8 +712,10 @@ static void eval_cmdline(const struct policy *p, const struct cmdline *cl, size_
 			for (uint32_t k = 0; k < p->n_deny; k++)
 				if (fnmatch(p->deny[k], arg, 0) == 0) {
 					res(r, POLICY_FAIL, cl[c].event,
-					    "event %d: kernel command line argument \"%s\" matches deny pattern \"%s\"",
-					    cl[c].event, arg, p->deny[k]);
+					    "event %d: %s argument \"%s\" matches deny pattern \"%s\"",
+					    cl[c].event,
+					    cl[c].is_cmdline ? "kernel command line" : "measured command",
+					    arg, p->deny[k]);
 					return;
 				}
 			for (uint32_t k = 0; k < p->n_allow && !allowed; k++)
@@ -665,8 +728,13 @@ static void eval_cmdline(const struct policy *p, const struct cmdline *cl, size_
 			}
 		}
 	}
-	res(r, POLICY_PASS, -1, "%zu kernel command line(s) within %u allow and %u deny pattern(s)",
-	    ncl, p->n_allow, p->n_deny);
+	if (p->n_allow && !kernel) {
+		res(r, POLICY_FAIL, -1,
+		    "the policy has allow patterns but the log measured no kernel command line");
+		return;
+	}
+	res(r, POLICY_PASS, -1, "%zu kernel command line(s) and %zu other measured string(s) within %u allow and %u deny pattern(s)",
+	    kernel, ncl - kernel, p->n_allow, p->n_deny);
 }
 
 static void eval_boot_apps(const struct policy *p, const struct eventlog *log,
@@ -718,16 +786,18 @@ static void eval_log_integrity(const struct eventlog *log, struct policy_rule_re
 			    i, ev->pcr);
 			return;
 		}
-		if (ev->check == EVENTLOG_CHECK_MISMATCH &&
-		    (ev->type == EV_SEPARATOR || ev->type == EV_EFI_ACTION ||
-		     ev->type == EV_EFI_VARIABLE_DRIVER_CONFIG)) {
+		/* Every event whose digest the spec defines as the hash of its
+		 * data must match, except EV_EFI_VARIABLE_AUTHORITY: real GCE and
+		 * shim logs carry authority events that hash to none of the
+		 * plausible ranges (docs/eventlog.md), and no rule reads them. */
+		if (ev->check == EVENTLOG_CHECK_MISMATCH && ev->type != EV_EFI_VARIABLE_AUTHORITY) {
 			res(r, POLICY_FAIL, (int32_t)i,
 			    "event %zu (%s, PCR %u): the %s digest does not match the event data",
 			    i, tn, ev->pcr, alg ? alg->name : "?");
 			return;
 		}
 	}
-	res(r, POLICY_PASS, -1, "separators, EFI actions and configuration variables match their digests");
+	res(r, POLICY_PASS, -1, "event data matches its digests; no error separator");
 }
 
 static void eval_baseline(const struct policy *p, const struct eventlog *log,
@@ -803,19 +873,23 @@ static void eval_dbx(const struct baseline *b, const struct eventlog *log,
 int policy_evaluate(const struct policy *p, struct eventlog *log,
 		    struct policy_verdict *v, struct err *e)
 {
-	_cleanup_free_ struct cmdline *cl = NULL;
-	const struct baseline *best = NULL;
-	size_t ncl;
-	int r;
+	int r = eventlog_check_digests(log, e);
 
-	memset(v, 0, sizeof(*v));
-	r = eventlog_check_digests(log, e);
 	if (r < 0)
 		return r;
-	cl = calloc(MAX_CMDLINES, sizeof(*cl));
-	if (!cl)
+	return policy_evaluate_checked(p, log, v, e);
+}
+
+int policy_evaluate_checked(const struct policy *p, const struct eventlog *log,
+			    struct policy_verdict *v, struct err *e)
+{
+	struct cmdline *cl = NULL;
+	const struct baseline *best = NULL;
+	size_t ncl;
+
+	memset(v, 0, sizeof(*v));
+	if (collect_cmdlines(log, &cl, &ncl) < 0)
 		return err_set(e, ENOMEM, "out of memory");
-	ncl = collect_cmdlines(log, cl, MAX_CMDLINES);
 	for (int i = 0; i < _RULE_MAX; i++) {
 		v->results[i].rule = (enum policy_rule_id)i;
 		v->results[i].event = -1;
@@ -830,6 +904,7 @@ int policy_evaluate(const struct policy *p, struct eventlog *log,
 	eval_cmdline(p, cl, ncl, &v->results[RULE_CMDLINE]);
 	eval_boot_apps(p, log, &v->results[RULE_BOOT_APPS]);
 	eval_log_integrity(log, &v->results[RULE_LOG_INTEGRITY]);
+	cmdlines_free(cl, ncl);
 	v->pass = true;
 	for (int i = 0; i < _RULE_MAX; i++) {
 		if (!p->enabled[i]) {

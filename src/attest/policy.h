@@ -81,5 +81,10 @@ struct policy_verdict {
  * the evaluation ran (see verdict->pass), negative errno on internal error. */
 int policy_evaluate(const struct policy *p, struct eventlog *log,
 		    struct policy_verdict *ret, struct err *e);
+/* The same, for a log whose digests the caller already checked (for
+ * example with eventlog_check_digests_banks() over the banks a verified
+ * quote covers): the rules trust exactly what that check marked. */
+int policy_evaluate_checked(const struct policy *p, const struct eventlog *log,
+			    struct policy_verdict *ret, struct err *e);
 json_t *policy_verdict_to_json(const struct policy_verdict *v);
 const char *policy_status_name(enum policy_status s);
