@@ -25,7 +25,7 @@
  *   "jti": random id (audit cross-reference)
  * Header: { "alg": "ES256", "typ": "JWT", "kid": "<signing key thumbprint>" }
  *
- * Verification accepts only ES256 (and ES384 keys when configured), checks
+ * Verification accepts only ES256 (ES384 is not implemented yet), checks
  * the kid against the JWK Set, the signature, exp/iat with a small skew, the
  * profile, and returns the parsed claims.
  */
@@ -43,6 +43,12 @@
 #define TOKEN_DEFAULT_LIFETIME (8 * 3600)
 #define TOKEN_MAX_SIZE 16384      /* a compact JWT we will parse */
 #define TOKEN_MAX_CLOCK_SKEW 60   /* seconds */
+#define TOKEN_MAX_JWKS_KEYS 64    /* keys of a JWK Set searched for a kid */
+#define TOKEN_KEY_PEM_MAX 16384   /* a PEM signing key we will parse */
+#define TOKEN_RSA_MIN_BITS 2048   /* RSA transport keys in cnf */
+#define TOKEN_RSA_MAX_BITS 16384
+#define TOKEN_EC_MAX_COORD 48     /* P-384: largest cnf curve */
+#define TOKEN_VERIFIER_DEVELOPER "shieldvm"
 
 enum token_status {
 	TOKEN_AFFIRMING,
@@ -88,11 +94,21 @@ int token_jwk_from_pkey(EVP_PKEY *pkey, json_t **ret, struct err *e);
 /* RFC 7638 thumbprint (SHA-256, base64url) of a public JWK. */
 int token_jwk_thumbprint(const json_t *jwk, char out[64], struct err *e);
 
+/* A fresh jti: 128 random bits, base64url (22 characters). 0 or -EIO. */
+int token_new_jti(char out[64]);
+
+/* Signs the claim set above. c->jti is used when set (so the caller can
+ * record it before issuing, e.g. with token_new_jti); when empty a random
+ * one is generated. c->cnf_jwk must be a public EC P-256/P-384 or RSA
+ * (>= 2048 bits) JWK; its "kid" in the token is its RFC 7638 thumbprint.
+ * -EINVAL for claims that cannot be issued. */
 int token_issue(const struct token_key *key, const struct token_claims *c,
 		char **ret_jwt, struct err *e);
 
 /* jwks: {"keys": [...]} of acceptable signing keys. Errors: -EBADMSG
  * malformed, -EKEYREJECTED bad signature / unknown kid / wrong alg,
- * -ETIME expired or not yet valid. */
+ * -ETIME expired or not yet valid, -EINVAL a JWK Set without "keys".
+ * *ret (may be NULL) is written only on success; clear it with
+ * token_claims_clear. */
 int token_verify(const json_t *jwks, const char *jwt, int64_t now,
 		 struct token_claims *ret, struct err *e);
