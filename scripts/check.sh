@@ -18,8 +18,10 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.."
 
+rm -f build/check-summary.txt
 scripts/install-deps.sh || {
 	echo "check: could not install the packages in scripts/packages.txt" >&2
+	mkdir -p build && echo "0 passed, 1 failed" >build/check-summary.txt
 	echo "0 passed, 1 failed"
 	exit 1
 }

@@ -16,8 +16,8 @@ list="$here/packages.txt"
 packages=()
 while read -r line; do
 	line=${line%%#*}
-	line=${line//[[:space:]]/}
-	[[ -n $line ]] && packages+=("$line")
+	read -r -a words <<<"$line"
+	packages+=("${words[@]}")
 done <"$list"
 
 missing=()

@@ -38,3 +38,19 @@
 
 /* Generic input files read by the CLI */
 #define FILE_MAX_SIZE (16u * 1024 * 1024)
+
+/* hgsd, the Host Guardian Service daemon (docs/hgsd.md) */
+#define HGSD_MAX_BODY_DEFAULT (1024u * 1024)     /* [server] max_body default */
+#define HGSD_MAX_BODY_CEILING (64u * 1024 * 1024) /* highest max_body accepted */
+#define HGSD_JSON_MAX_DEPTH 16u                  /* nesting of a request body */
+#define HGSD_CONFIG_MAX_SIZE (256u * 1024)       /* hgsd.conf */
+#define HGSD_TLS_FILE_MAX (256u * 1024)          /* tls_cert / tls_key PEM */
+#define HGSD_EK_CA_MAX_FILES 1024u               /* files read from ek_ca_dir */
+#define HGSD_EK_CA_FILE_MAX (1024u * 1024)       /* one file in ek_ca_dir */
+#define HGSD_NAME_MAX 127u                       /* host / baseline name */
+#define HGSD_HOST_KEY_PEM_MAX 16384u             /* host public key PEM */
+#define HGSD_AUDIT_DEFAULT_LIMIT 100u            /* audit records per listing */
+#define HGSD_AUDIT_MAX_LIMIT 10000u
+#define HGSD_MAX_CONNECTIONS_CEILING 65536u
+#define HGSD_MAX_THREADS 256u                    /* [server] threads */
+#define HGSD_STOP_GRACE_SECONDS 5u               /* drain on SIGTERM */

@@ -24,9 +24,11 @@
 struct store;
 
 /* "sqlite:PATH" or a bare PATH (SQLite); "postgresql://..." later.
- * Creates the database if missing and runs pending migrations. */
+ * Creates the database if missing (SQLite: mode 0600; a file group or
+ * others may access is refused, -EPERM) and runs pending migrations.
+ * -EPROTONOSUPPORT: the database was written by a newer shieldvm. */
 int store_open(const char *uri, struct store **ret, struct err *e);
-void store_close(struct store *s);
+void store_close(struct store *s);     /* no call may still be running */
 int store_schema_version(struct store *s, int *ret, struct err *e);
 
 /* ---- hosts ---- */
@@ -54,6 +56,8 @@ struct store_host {
 void store_host_clear(struct store_host *h);
 void store_hosts_free(struct store_host *v, size_t n);
 
+/* h->id is ignored; h->created 0 means now. -EINVAL: TPM mode without an
+ * EK name, host-key mode without a key, unknown mode bits. */
 int store_host_add(struct store *s, const struct store_host *h, int64_t *ret_id,
 		   struct err *e);                       /* -EEXIST: name or EK taken */
 int store_host_get(struct store *s, const char *name, struct store_host *ret,
@@ -73,7 +77,7 @@ int store_host_remove(struct store *s, const char *name, struct err *e);
 
 int store_ak_add(struct store *s, int64_t host_id, const uint8_t *ak_name,
 		 size_t name_len, const uint8_t *ak_pub, size_t pub_len,
-		 struct err *e);                         /* -EEXIST */
+		 struct err *e);           /* -EEXIST; -ENOENT: no such host */
 /* The enrolled AK with this TPM name: its host and marshalled public. */
 int store_ak_get(struct store *s, const uint8_t *ak_name, size_t name_len,
 		 int64_t *ret_host_id, uint8_t **ret_pub, size_t *ret_pub_len,
@@ -88,7 +92,7 @@ int store_enrollment_put(struct store *s, const char *id, int64_t host_id,
 			 const uint8_t secret_sha256[32], int64_t expires,
 			 struct err *e);
 /* Atomically fetch and delete. -ENOENT unknown (or already used), -ETIME
- * expired (and deleted). */
+ * expired (expires < now; and deleted). */
 int store_enrollment_take(struct store *s, const char *id, int64_t now,
 			  int64_t *ret_host_id, uint8_t **ret_ak_pub,
 			  size_t *ret_ak_pub_len, uint8_t ret_secret_sha256[32],
@@ -109,19 +113,22 @@ int store_baseline_put(struct store *s, const char *name, const char *json,
 int store_baseline_get(struct store *s, const char *name, char **ret_json,
 		       struct err *e);
 int store_baseline_list(struct store *s, char ***ret_names, size_t *ret_n,
-			struct err *e);
+			struct err *e);          /* free each name, then the array */
 int store_baseline_remove(struct store *s, const char *name, struct err *e);
 
 /* Rule ids of src/attest/policy.h; absent rows mean "the rule's default". */
 int store_rule_set(struct store *s, const char *rule, bool enabled,
 		   struct err *e);
-/* Calls fn for each stored rule switch. */
+/* Calls fn for each stored rule switch (fn may use the store). fn returns
+ * 0 to go on, > 0 to stop (the call returns 0), a negative errno to stop
+ * with that error. */
 int store_rule_list(struct store *s,
 		    int (*fn)(const char *rule, bool enabled, void *userdata),
 		    void *userdata, struct err *e);
 
 /* Small named values: "nonce_key" (32 random bytes), "policy_id",
- * "cmdline_allow"/"cmdline_deny" (JSON arrays), ... */
+ * "cmdline_allow"/"cmdline_deny" (JSON arrays), ... Values returned are
+ * followed by a NUL not counted in *ret_len, so text can be used as is. */
 int store_setting_get(struct store *s, const char *key, uint8_t **ret,
 		      size_t *ret_len, struct err *e);   /* -ENOENT */
 int store_setting_put(struct store *s, const char *key, const uint8_t *val,
@@ -144,6 +151,10 @@ struct store_key {
 
 void store_key_clear(struct store_key *k); /* wipes private_pem */
 void store_keys_free(struct store_key *v, size_t n);
+/* At most one key is primary, and the primary key is enabled: adding a
+ * second primary fails with -EEXIST (first node to start wins; the loser
+ * lists the keys), making a disabled key primary or disabling the primary
+ * key with -EINVAL. k->created 0 means now. */
 int store_key_add(struct store *s, const struct store_key *k, struct err *e);
 int store_key_list(struct store *s, struct store_key **ret, size_t *ret_n,
 		   struct err *e);
@@ -163,9 +174,12 @@ struct store_audit {
 };
 
 void store_audit_clear(struct store_audit *a);
+/* a->id is ignored; a->time 0 means now; a->details may be NULL. */
 int store_audit_add(struct store *s, const struct store_audit *a, struct err *e);
 /* host NULL: all hosts; since: only records with time >= since. Newest
- * first, at most limit records (0: no limit). */
+ * first, at most limit records (0: no limit). fn returns as for
+ * store_rule_list; the record (details included) is valid only during the
+ * call, and fn must not call the store (the listing holds a connection). */
 int store_audit_list(struct store *s, const char *host, int64_t since,
 		     size_t limit,
 		     int (*fn)(const struct store_audit *a, void *userdata),

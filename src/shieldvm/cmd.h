@@ -19,6 +19,7 @@ int cmd_ekcert(int argc, char **argv);
 int cmd_tpm2_name(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_host(int argc, char **argv);
 
 /* Exit codes shared by all subcommands. */
 #define EXIT_OK 0

@@ -440,7 +440,10 @@ static void test_hs256_public_key_as_secret(void **state)
 	assert_int_equal(PEM_write_bio_PUBKEY(bio, key->pkey), 1);
 	pem_len = BIO_get_mem_data(bio, &pem_data);
 	secrets[0] = json_dumps(key->jwk, JSON_COMPACT | JSON_SORT_KEYS);
-	secrets[1] = strndup(pem_data, (size_t)pem_len);
+	/* the PEM is not NUL-terminated in the BIO: copy it whole */
+	secrets[1] = calloc(1, (size_t)pem_len + 1);
+	assert_non_null(secrets[1]);
+	memcpy(secrets[1], pem_data, (size_t)pem_len);
 	for (int i = 0; i < 2; i++) {
 		char *h = b64_json(hdr), pl[TOKEN_MAX_SIZE], input[2 * TOKEN_MAX_SIZE + 2];
 		char *sig, *t;
