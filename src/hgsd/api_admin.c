@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "attest/baseline.h"
+#include "attest/ektemplate.h"
 #include "attest/policy.h"
 #include "attest/token.h"
 #include "attest/tpm2.h"
@@ -198,107 +199,25 @@ static int host_add_ek_pub(struct http_request *rq, const uint8_t *buf,
 
 /*
  * The EK public area a TPM makes from the TCG EK Credential Profile's
- * standard template for the certified key: RSA 2048 -> L-1, ECC P-256 ->
- * L-2, ECC P-384 -> H-3 (the templates EK certificates in NV are issued
- * for). Lets a host registered by certificate alone be found by EK name.
+ * standard template for the certified key (src/attest/ektemplate.h). Lets a
+ * host registered by certificate alone be found by EK name.
  */
-static const uint8_t ek_policy_a_sha256[32] = {
-	0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc,
-	0x8d, 0x46, 0xa5, 0xd7, 0x24, 0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52,
-	0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
-};
-static const uint8_t ek_policy_b_sha384[48] = {
-	0xb2, 0x6e, 0x7d, 0x28, 0xd1, 0x1a, 0x50, 0xbc, 0x53, 0xd8, 0x82, 0xbc,
-	0xf5, 0xfd, 0x3a, 0x1a, 0x07, 0x41, 0x48, 0xbb, 0x35, 0xd3, 0xb4, 0xe4,
-	0xcb, 0x1c, 0x0a, 0xd9, 0xbd, 0xe4, 0x19, 0xca, 0xcb, 0x47, 0xba, 0x09,
-	0x69, 0x96, 0x46, 0x15, 0x0f, 0x9f, 0xc0, 0x00, 0xf3, 0xf8, 0x0e, 0x12,
-};
-#define EK_ATTRS_L                                                       \
-	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |                \
-	 TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY | \
-	 TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT)
-
-static int bn_param(EVP_PKEY *pk, const char *name, uint8_t *out, size_t len)
-{
-	BIGNUM *bn = NULL;
-	int r = 0;
-
-	if (EVP_PKEY_get_bn_param(pk, name, &bn) != 1 ||
-	    BN_bn2binpad(bn, out, (int)len) != (int)len)
-		r = -EINVAL;
-	BN_free(bn);
-	return r;
-}
-
 static int ek_public_from_cert(const uint8_t *cert, size_t len,
 			       TPMT_PUBLIC *p, const char **ret_template,
 			       struct err *e)
 {
+	enum ektemplate t;
 	EVP_PKEY *pk = NULL;
-	char group[64] = "";
 	int r;
 
 	r = ekcert_public_key(cert, len, &pk, e);
 	if (r < 0)
 		return r;
-	memset(p, 0, sizeof(*p));
-	p->nameAlg = TPM2_ALG_SHA256;
-	p->objectAttributes = EK_ATTRS_L;
-	p->authPolicy.size = sizeof(ek_policy_a_sha256);
-	memcpy(p->authPolicy.buffer, ek_policy_a_sha256, sizeof(ek_policy_a_sha256));
-	r = -EINVAL;
-	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA && EVP_PKEY_get_bits(pk) == 2048) {
-		uint8_t ex[4];
-		TPMS_RSA_PARMS *rp = &p->parameters.rsaDetail;
-
-		if (bn_param(pk, OSSL_PKEY_PARAM_RSA_E, ex, sizeof(ex)) == 0 &&
-		    ex[0] == 0 && ex[1] == 1 && ex[2] == 0 && ex[3] == 1 &&
-		    bn_param(pk, OSSL_PKEY_PARAM_RSA_N, p->unique.rsa.buffer, 256) == 0) {
-			p->type = TPM2_ALG_RSA;
-			rp->symmetric.algorithm = TPM2_ALG_AES;
-			rp->symmetric.keyBits.aes = 128;
-			rp->symmetric.mode.aes = TPM2_ALG_CFB;
-			rp->scheme.scheme = TPM2_ALG_NULL;
-			rp->keyBits = 2048;
-			p->unique.rsa.size = 256;
-			*ret_template = "L-1";
-			r = 0;
-		}
-	} else if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC &&
-		   EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME,
-						  group, sizeof(group), NULL) == 1) {
-		TPMS_ECC_PARMS *ep = &p->parameters.eccDetail;
-		size_t n = streq(group, "prime256v1") ? 32 :
-			   streq(group, "secp384r1") ? 48 : 0;
-
-		if (n && bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_X, p->unique.ecc.x.buffer, n) == 0 &&
-		    bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_Y, p->unique.ecc.y.buffer, n) == 0) {
-			p->type = TPM2_ALG_ECC;
-			ep->symmetric.algorithm = TPM2_ALG_AES;
-			ep->symmetric.mode.aes = TPM2_ALG_CFB;
-			ep->scheme.scheme = TPM2_ALG_NULL;
-			ep->kdf.scheme = TPM2_ALG_NULL;
-			p->unique.ecc.x.size = p->unique.ecc.y.size = (UINT16)n;
-			if (n == 32) { /* L-2 */
-				ep->symmetric.keyBits.aes = 128;
-				ep->curveID = TPM2_ECC_NIST_P256;
-				*ret_template = "L-2";
-			} else { /* H-3 */
-				ep->symmetric.keyBits.aes = 256;
-				ep->curveID = TPM2_ECC_NIST_P384;
-				p->nameAlg = TPM2_ALG_SHA384;
-				p->objectAttributes = EK_ATTRS_L | TPMA_OBJECT_USERWITHAUTH;
-				p->authPolicy.size = sizeof(ek_policy_b_sha384);
-				memcpy(p->authPolicy.buffer, ek_policy_b_sha384,
-				       sizeof(ek_policy_b_sha384));
-				*ret_template = "H-3";
-			}
-			r = 0;
-		}
-	}
+	r = ektemplate_from_pkey(pk, p, &t);
 	EVP_PKEY_free(pk);
 	if (r < 0)
 		return err_set(e, EINVAL, "the certified key is not an RSA 2048 (exponent 65537), ECC P-256 or P-384 key of a standard EK template; register with ek_pub as well");
+	*ret_template = ektemplate_name(t);
 	return 0;
 }
 

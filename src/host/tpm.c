@@ -4,6 +4,7 @@
  * docs/host-tpm.md for the key hierarchy and the templates.
  */
 #include "host/tpm.h"
+#include "attest/ektemplate.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -319,28 +320,6 @@ int host_tpm_pcr_banks(struct host_tpm *t, uint16_t *algs, size_t max,
 
 /* ---- templates --------------------------------------------------------*/
 
-/* TCG EK Credential Profile, PolicyA (PolicySecret(TPM_RH_ENDORSEMENT))
- * with SHA-256: the authPolicy of the L-1 and L-2 templates. */
-static const uint8_t ek_policy_a_sha256[32] = {
-	0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc,
-	0x8d, 0x46, 0xa5, 0xd7, 0x24, 0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52,
-	0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
-};
-
-/* PolicyB with SHA-384 (PolicyOR of PolicyA and PolicyC): template H-3. */
-static const uint8_t ek_policy_b_sha384[48] = {
-	0xb2, 0x6e, 0x7d, 0x28, 0xd1, 0x1a, 0x50, 0xbc, 0x53, 0xd8, 0x82, 0xbc,
-	0xf5, 0xfd, 0x3a, 0x1a, 0x07, 0x41, 0x48, 0xbb, 0x35, 0xd3, 0xb4, 0xe4,
-	0xcb, 0x1c, 0x0a, 0xd9, 0xbd, 0xe4, 0x19, 0xca, 0xcb, 0x47, 0xba, 0x09,
-	0x69, 0x96, 0x46, 0x15, 0x0f, 0x9f, 0xc0, 0x00, 0xf3, 0xf8, 0x0e, 0x12,
-};
-
-#define EK_ATTRS_L                                                       \
-	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |                \
-	 TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY | \
-	 TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT)
-#define EK_ATTRS_H (EK_ATTRS_L | TPMA_OBJECT_USERWITHAUTH)
-
 static const struct {
 	const char *name;
 	uint32_t nv_cert;
@@ -380,55 +359,20 @@ int host_tpm_key_type_from_string(const char *s, enum host_tpm_key_type *ret)
 	return -EINVAL;
 }
 
+/* The host's EK types are the shared TCG templates (src/attest/ektemplate.h). */
+_Static_assert((int)HOST_TPM_EK_RSA2048 == (int)EKTEMPLATE_RSA2048_L1 &&
+		       (int)HOST_TPM_EK_ECC_P256 == (int)EKTEMPLATE_ECC_P256_L2 &&
+		       (int)HOST_TPM_EK_ECC_P384 == (int)EKTEMPLATE_ECC_P384_H3,
+	       "host EK types follow the template enumeration");
+
 static int ek_template(enum host_tpm_ek_type type, TPM2B_PUBLIC *ret,
 		       struct err *e)
 {
-	TPMT_PUBLIC *p = &ret->publicArea;
-
 	memset(ret, 0, sizeof(*ret));
-	p->nameAlg = TPM2_ALG_SHA256;
-	p->objectAttributes = EK_ATTRS_L;
-	p->authPolicy.size = sizeof(ek_policy_a_sha256);
-	memcpy(p->authPolicy.buffer, ek_policy_a_sha256,
-	       sizeof(ek_policy_a_sha256));
-	switch (type) {
-	case HOST_TPM_EK_RSA2048: /* L-1 */
-		p->type = TPM2_ALG_RSA;
-		p->parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_AES;
-		p->parameters.rsaDetail.symmetric.keyBits.aes = 128;
-		p->parameters.rsaDetail.symmetric.mode.aes = TPM2_ALG_CFB;
-		p->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
-		p->parameters.rsaDetail.keyBits = 2048;
-		p->parameters.rsaDetail.exponent = 0;
-		p->unique.rsa.size = 256; /* zeros */
-		return 0;
-	case HOST_TPM_EK_ECC_P256: /* L-2 */
-		p->type = TPM2_ALG_ECC;
-		p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
-		p->parameters.eccDetail.symmetric.keyBits.aes = 128;
-		p->parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
-		p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-		p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
-		p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-		p->unique.ecc.x.size = 32; /* zeros */
-		p->unique.ecc.y.size = 32;
-		return 0;
-	case HOST_TPM_EK_ECC_P384: /* H-3 */
-		p->type = TPM2_ALG_ECC;
-		p->nameAlg = TPM2_ALG_SHA384;
-		p->objectAttributes = EK_ATTRS_H;
-		p->authPolicy.size = sizeof(ek_policy_b_sha384);
-		memcpy(p->authPolicy.buffer, ek_policy_b_sha384,
-		       sizeof(ek_policy_b_sha384));
-		p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
-		p->parameters.eccDetail.symmetric.keyBits.aes = 256;
-		p->parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
-		p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-		p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P384;
-		p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-		return 0; /* H templates: empty unique */
-	}
-	return err_set(e, EINVAL, "unknown EK type %d", (int)type);
+	if ((size_t)type >= ARRAY_SIZE(ek_types))
+		return err_set(e, EINVAL, "unknown EK type %d", (int)type);
+	ektemplate_public((enum ektemplate)type, &ret->publicArea);
+	return 0;
 }
 
 /* SRK: TCG TPM v2.0 Provisioning Guidance, ECC P-256 storage key. */
