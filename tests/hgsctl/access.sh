@@ -64,8 +64,12 @@ setpriv --reuid=nobody --regid=nogroup --clear-groups \
 err_has 'hgsd refused \(forbidden, HTTP 403\): .+'
 err_has "hint: only root and members of hgsd's admin group"
 RC=0
+# the test data may sit under a directory only root can enter (a CI
+# checkout, mktemp -d): give nobody its own readable copy
+cp "$KEYLIME/ek.pub" "$TMP/ek-nobody.pub"
+chmod 0644 "$TMP/ek-nobody.pub"
 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	"$HGSCTL" --socket "$ADMIN" host add --name evil --ek-pub "$KEYLIME/ek.pub" >"$TMP/out" 2>"$TMP/err" || RC=$?
+	"$HGSCTL" --socket "$ADMIN" host add --name evil --ek-pub "$TMP/ek-nobody.pub" >"$TMP/out" 2>"$TMP/err" || RC=$?
 [[ $RC == 1 ]] || { show_output; fail "nobody host add: exit $RC, expected 1"; }
 err_has 'forbidden'
 expect 1 host show evil
