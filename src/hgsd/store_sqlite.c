@@ -1146,6 +1146,24 @@ int store_host_get_by_ek(struct store *s, const uint8_t *ek_name, size_t len,
 	return host_fetch(&l, st, ret, e, "with this EK (not registered)");
 }
 
+/* Make room for one more element in a list being read from a statement:
+ * doubles the capacity (from 16). -ENOMEM leaves *v and *cap as they were. */
+static int list_grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	nv = reallocarray(*v, ncap, elem);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
 int store_host_list(struct store *s, struct store_host **ret, size_t *ret_n,
 		    struct err *e)
 {
@@ -1162,18 +1180,9 @@ int store_host_list(struct store *s, struct store_host **ret, size_t *ret_n,
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct store_host *nv =
-				reallocarray(v, ncap, sizeof(*v));
-
-			if (!nv) {
-				store_hosts_free(v, n);
-				return err_set(e, ENOMEM,
-					       "store: out of memory");
-			}
-			v = nv;
-			cap = ncap;
+		if (list_grow((void **)&v, &cap, n, sizeof(*v)) < 0) {
+			store_hosts_free(v, n);
+			return err_set(e, ENOMEM, "store: out of memory");
 		}
 		r = host_from_row(st, &v[n], e);
 		if (r < 0) {
@@ -1682,17 +1691,9 @@ int store_baseline_list(struct store *s, char ***ret_names, size_t *ret_n,
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			char **nv = reallocarray(v, ncap, sizeof(*v));
-
-			if (!nv) {
-				strv_free(v, n);
-				return err_set(e, ENOMEM,
-					       "store: out of memory");
-			}
-			v = nv;
-			cap = ncap;
+		if (list_grow((void **)&v, &cap, n, sizeof(*v)) < 0) {
+			strv_free(v, n);
+			return err_set(e, ENOMEM, "store: out of memory");
 		}
 		r = col_text(st, 0, &v[n], e);
 		if (r < 0) {
@@ -1977,18 +1978,9 @@ int store_key_list(struct store *s, struct store_key **ret, size_t *ret_n,
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct store_key *nv =
-				reallocarray(v, ncap, sizeof(*v));
-
-			if (!nv) {
-				store_keys_free(v, n);
-				return err_set(e, ENOMEM,
-					       "store: out of memory");
-			}
-			v = nv;
-			cap = ncap;
+		if (list_grow((void **)&v, &cap, n, sizeof(*v)) < 0) {
+			store_keys_free(v, n);
+			return err_set(e, ENOMEM, "store: out of memory");
 		}
 		v[n] = (struct store_key){ 0 };
 		r = col_text_fixed(st, 0, v[n].kid, sizeof(v[n].kid), e);
