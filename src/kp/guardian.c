@@ -151,13 +151,9 @@ static int check_jwk(const json_t *jwk, enum guardian_alg alg, bool enc,
 	if (!streq(k, thp))
 		return err_set(e, EBADMSG, "%s key kid \"%.64s\" is not its thumbprint %s",
 			       role, k, thp);
-	if (priv) {
-		_cleanup_(EVP_PKEY_freep) EVP_PKEY *pk = NULL;
-
-		if ((r = jw_jwk_to_pkey(jwk, &pk, e)) < 0) {
-			err_prefix(e, "%s key", role);
-			return r;
-		}
+	if (priv && (r = jw_jwk_pair_check(jwk, e)) < 0) {
+		err_prefix(e, "%s key", role);
+		return r;
 	}
 	memcpy(kid_out, thp, sizeof(thp));
 	return 0;

@@ -6,17 +6,12 @@
 #include <string.h>
 
 #include <jose/jose.h>
-/* jose/openssl.h names the legacy RSA and EC_KEY types, which
- * OPENSSL_NO_DEPRECATED hides; declare them opaque so the header parses.
- * Only its EVP_PKEY functions are called here. */
-typedef struct rsa_st RSA;
-typedef struct ec_key_st EC_KEY;
-#include <jose/openssl.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/kdf.h>
+#include <openssl/param_build.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -397,11 +392,23 @@ int jw_jwk_check(const json_t *jwk, bool priv, unsigned min_bits,
 		for (size_t i = 0; i < ARRAY_SIZE(rsa_private); i++) {
 			const json_t *v = json_object_get(jwk, rsa_private[i]);
 
-			if (priv && !json_is_string(v))
-				return err_set(e, EBADMSG, "RSA JWK is not private (no \"%s\")",
-					       rsa_private[i]);
 			if (!priv && v)
 				return err_set(e, EBADMSG, "JWK holds a private key where a public one is expected");
+			if (!priv)
+				continue;
+			if (!json_is_string(v))
+				return err_set(e, EBADMSG, "RSA JWK is not private (no \"%s\")",
+					       rsa_private[i]);
+			/* strict base64url of at most the modulus size: libjose
+			 * is never handed a member it would choke on (it leaks
+			 * on some of those paths) */
+			r = jwk_b64(jwk, rsa_private[i], n, sizeof(n), &len, e);
+			OPENSSL_cleanse(n, sizeof(n));
+			if (r < 0)
+				return r;
+			if (len == 0)
+				return err_set(e, EBADMSG, "RSA JWK member \"%s\" is empty",
+					       rsa_private[i]);
 		}
 		*ret_kty = JW_RSA;
 		return 0;
@@ -419,38 +426,135 @@ int jw_thumbprint(const json_t *jwk, char out[JW_KID_MAX], struct err *e)
 	return 0;
 }
 
+/* A base64url member as a BIGNUM (secret members are wiped from the
+ * scratch buffer; the caller BN_clear_free's the result). */
+static int jwk_bn(const json_t *jwk, const char *name, BIGNUM **ret,
+		  struct err *e)
+{
+	uint8_t buf[JW_RSA_MAX_BYTES + 1];
+	size_t len;
+	int r;
+
+	r = jwk_b64(jwk, name, buf, sizeof(buf), &len, e);
+	if (r == 0 && !(*ret = BN_bin2bn(buf, (int)len, NULL)))
+		r = err_set(e, ENOMEM, "out of memory");
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+static const struct {
+	const char *jwk;
+	const char *param;
+} rsa_params[] = {
+	{ "n", OSSL_PKEY_PARAM_RSA_N },
+	{ "e", OSSL_PKEY_PARAM_RSA_E },
+	{ "d", OSSL_PKEY_PARAM_RSA_D },
+	{ "p", OSSL_PKEY_PARAM_RSA_FACTOR1 },
+	{ "q", OSSL_PKEY_PARAM_RSA_FACTOR2 },
+	{ "dp", OSSL_PKEY_PARAM_RSA_EXPONENT1 },
+	{ "dq", OSSL_PKEY_PARAM_RSA_EXPONENT2 },
+	{ "qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1 },
+};
+
+DEFINE_CLEANUP_FUNC(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
+DEFINE_CLEANUP_FUNC(OSSL_PARAM, OSSL_PARAM_free)
+
+/*
+ * JWK -> EVP_PKEY with OSSL_PARAM (EVP_PKEY_fromdata), for a JWK that
+ * jw_jwk_check accepted. Not libjose's converter: it goes through the
+ * legacy EC_KEY/RSA objects, builds a curve per call and leaks on some
+ * malformed inputs (found by fuzzing).
+ */
 int jw_jwk_to_pkey(const json_t *jwk, EVP_PKEY **ret, struct err *e)
 {
-	_cleanup_(json_decrefp) json_t *tmp = NULL;
-	EVP_PKEY *pkey;
+	_cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = NULL;
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	BIGNUM *bn[ARRAY_SIZE(rsa_params)] = { NULL };
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	bool priv = jw_jwk_has_private(jwk), rsa;
+	uint8_t point[JW_EC_POINT_MAX];
+	EVP_PKEY *pkey = NULL;
+	enum jw_kty t;
+	size_t coord, len, n = 0;
+	int r = 0;
 
-	/* libjose refuses keys whose "alg"/"key_ops" do not fit what it
-	 * imagines the key is for; hand it the key members only. */
-	tmp = jw_jwk_copy(jwk);
-	if (!tmp)
+	if (!bld)
 		return err_set(e, ENOMEM, "out of memory");
-	json_object_del(tmp, "alg");
-	json_object_del(tmp, "use");
-	json_object_del(tmp, "kid");
-	json_object_del(tmp, "key_ops");
-	pkey = jose_openssl_jwk_to_EVP_PKEY(NULL, tmp);
-	jw_jwk_wipe_free(TAKE_PTR(tmp));
-	if (!pkey) {
-		ERR_clear_error();
-		return err_set(e, EBADMSG, "JWK is not a usable key");
-	}
-	if (jw_jwk_has_private(jwk)) {
-		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *c =
-			EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-
-		if (!c || EVP_PKEY_pairwise_check(c) != 1) {
-			ERR_clear_error();
-			EVP_PKEY_free(pkey);
-			return err_set(e, EBADMSG,
-				       "JWK private and public members do not belong together");
+	rsa = kty && streq(kty, "RSA");
+	if (rsa) {
+		for (; n < ARRAY_SIZE(rsa_params) && (priv || n < 2); n++)
+			if ((r = jwk_bn(jwk, rsa_params[n].jwk, &bn[n], e)) < 0 ||
+			    !OSSL_PARAM_BLD_push_BN(bld, rsa_params[n].param, bn[n])) {
+				r = r < 0 ? r : err_set(e, ENOMEM, "out of memory");
+				goto out;
+			}
+	} else if (kty && streq(kty, "EC") &&
+		   ec_coord(json_string_value(json_object_get(jwk, "crv")), &coord,
+			    &t) == 0) {
+		point[0] = 0x04;
+		if ((r = jwk_b64(jwk, "x", point + 1, coord, &len, e)) < 0 ||
+		    len != coord ||
+		    (r = jwk_b64(jwk, "y", point + 1 + coord, coord, &len, e)) < 0 ||
+		    len != coord) {
+			r = r < 0 ? r : err_set(e, EBADMSG, "JWK x/y has the wrong size");
+			goto out;
 		}
+		if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+						     group_name(coord), 0) ||
+		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+						      point, 1 + 2 * coord)) {
+			r = err_set(e, ENOMEM, "out of memory");
+			goto out;
+		}
+		if (priv) {
+			if ((r = jwk_bn(jwk, "d", &bn[0], e)) < 0)
+				goto out;
+			n = 1;
+			if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn[0])) {
+				r = err_set(e, ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+	} else {
+		r = err_set(e, EBADMSG, "JWK is not an EC P-256/P-384 or RSA key");
+		goto out;
+	}
+	params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, rsa ? "RSA" : "EC", NULL);
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
+			      params) != 1) {
+		ERR_clear_error();
+		r = err_set(e, EBADMSG, "JWK is not a usable key");
+		goto out;
 	}
 	*ret = pkey;
+out:
+	for (size_t i = 0; i < n; i++)
+		BN_clear_free(bn[i]);
+	/* params holds copies of the private numbers (OpenSSL 3.0 has no
+	 * OSSL_PARAM_clear_free) */
+	for (OSSL_PARAM *p = params; p && p->key; p++)
+		if (p->data)
+			OPENSSL_cleanse(p->data, p->data_size);
+	return r;
+}
+
+int jw_jwk_pair_check(const json_t *jwk, struct err *e)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *c = NULL;
+	int r;
+
+	if ((r = jw_jwk_to_pkey(jwk, &pkey, e)) < 0)
+		return r;
+	c = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	if (!c || EVP_PKEY_pairwise_check(c) != 1) {
+		ERR_clear_error();
+		return err_set(e, EBADMSG,
+			       "JWK private and public members do not belong together");
+	}
 	return 0;
 }
 

@@ -8,8 +8,8 @@
  * a macro, which it no longer is: latchset/jose#145), so RSA guardians and
  * RSA transport keys cannot go through it; its base64url decoding is
  * lenient; and it accepts GCM tags of any length OpenSSL does. libjose is
- * still used where it is correct: key generation (jose_jwk_gen), JWK <->
- * EVP_PKEY conversion and RFC 7638 thumbprints; the tests use it as an
+ * still used where it is correct: key generation (jose_jwk_gen) and RFC
+ * 7638 thumbprints (jose_jwk_thp_buf); the tests use it as an
  * independent oracle (jose_jwe_dec, jose_jws_ver, jose_jwe_enc_jwk).
  *
  * Algorithms here, and nothing else:
@@ -96,6 +96,8 @@ bool jw_jwk_has_private(const json_t *jwk);
 int jw_thumbprint(const json_t *jwk, char out[JW_KID_MAX], struct err *e);
 /* EVP_PKEY of a (checked) JWK; private if the JWK is. */
 int jw_jwk_to_pkey(const json_t *jwk, EVP_PKEY **ret, struct err *e);
+/* A private JWK's halves belong together (OpenSSL pairwise check). */
+int jw_jwk_pair_check(const json_t *jwk, struct err *e);
 /* Overwrite the private members' text with zeros in place (in jansson's
  * buffers), e.g. in a parsed document before it is freed. NULL-safe. */
 void jw_jwk_wipe(json_t *jwk);

@@ -487,6 +487,22 @@ int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e)
 	return 0;
 }
 
+int kp_digest_unverified(const char *text, size_t len,
+			 uint8_t out[KP_DIGEST_SIZE], struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *root = NULL;
+	int r;
+
+	if (!text || !out)
+		return err_set(e, EINVAL, "kp_digest_unverified: missing argument");
+	if (len > KP_MAX_SIZE)
+		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len, KP_MAX_SIZE);
+	if ((r = jw_parse_object(text, len, "KP", &root, e)) < 0)
+		return r;
+	return compute_digest(json_object_get(root, "descriptor"),
+			      json_object_get(root, "wrap"), out, e);
+}
+
 /* ---- unwrap ---- */
 
 /* The wrap plaintext must repeat what the descriptor and header say. */

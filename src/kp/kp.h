@@ -152,5 +152,15 @@ int kp_revoke(const struct kp *kp, const struct guardian *owner,
 	      const uint8_t tk[KP_TK_SIZE], const char *guardian_id,
 	      int64_t now, char **ret_text, struct err *e);
 
+/*
+ * The KP digest of KP text WITHOUT verifying anything (no signatures, no
+ * seal): only for a KP this process has just made (e.g. hgsd putting the
+ * digest of kp_roll's output in its response), where a full kp_parse would
+ * verify two signatures it has just made. -EBADMSG if the members the
+ * digest covers are missing.
+ */
+int kp_digest_unverified(const char *text, size_t len,
+			 uint8_t out[KP_DIGEST_SIZE], struct err *e);
+
 /* base64url text of a KP digest (43 chars + NUL). */
 void kp_digest_text(const uint8_t d[KP_DIGEST_SIZE], char out[48]);

@@ -307,6 +307,7 @@ int seal_open_jwk(const char *jwe, size_t len, const json_t *priv_jwk,
 	if ((r = jw_jwk_check(priv_jwk, true, JW_RSA_MIN_BITS, JW_RSA_MAX_BITS,
 			      &kty, e)) < 0 ||
 	    (r = jw_thumbprint(priv_jwk, kid, e)) < 0 ||
+	    (r = jw_jwk_pair_check(priv_jwk, e)) < 0 ||
 	    (r = jw_jwk_to_pkey(priv_jwk, &pkey, e)) < 0) {
 		err_prefix(e, "transport key");
 		return -EINVAL;

@@ -587,6 +587,13 @@ static void test_kp_roll(void **state)
 
 	assert_int_equal(kp_roll(kp, hgs1, tk1, &next, &e), 0);
 	kp2 = parse_ok(next);
+	{
+		uint8_t d[KP_DIGEST_SIZE];
+
+		assert_int_equal(kp_digest_unverified(next, strlen(next), d, &e), 0);
+		assert_memory_equal(d, kp_digest(kp2), KP_DIGEST_SIZE);
+		assert_int_equal(kp_digest_unverified("{}", 2, d, &e), -EBADMSG);
+	}
 	assert_int_equal(kp_generation(kp2), 1);
 	assert_string_equal(kp_sealed_by(kp2), hgs1->id);
 	assert_memory_not_equal(kp_digest(kp2), kp_digest(kp), KP_DIGEST_SIZE);
