@@ -631,14 +631,14 @@ static void test_kp_seal_by_stranger(void **state)
 	assert_int_equal(jw_jws_open(json_object_get(j, "seal"), "shieldvm-kp-seal+json",
 				     4096, &hdr, &payload, &e), 0);
 	p = dump(payload);
-	assert_int_equal(jw_jws_sign(stranger->sig,
+	assert_int_equal(jw_jws_sign(stranger->sig_key, "ES256",
 				     json_string_value(json_object_get(stranger->sig, "kid")),
 				     "shieldvm-kp-seal+json", p, strlen(p), &seal, &e), 0);
 	json_object_set_new(j, "seal", seal);
 	assert_int_equal(parse_json(j), -EKEYREJECTED);
 
 	/* signed by the stranger but claiming hgs1's kid */
-	assert_int_equal(jw_jws_sign(stranger->sig,
+	assert_int_equal(jw_jws_sign(stranger->sig_key, "ES256",
 				     json_string_value(json_object_get(hgs1->sig, "kid")),
 				     "shieldvm-kp-seal+json", p, strlen(p), &seal, &e), 0);
 	json_object_set_new(j, "seal", seal);
