@@ -143,8 +143,9 @@ int kp_roll(const struct kp *kp, const struct guardian *signer,
 
 /* Owner edits (owner private; tk from kp_unwrap as the owner): the same
  * TK, generation + 1, a new descriptor with the guardian added (-EEXIST if
- * present) or removed by id (-ENOENT if absent; -EINVAL if it would leave
- * no guardian). */
+ * present, -E2BIG beyond KP_MAX_GUARDIANS) or removed by id (-ENOENT if
+ * absent; -EINVAL if it would leave no guardian). -EKEYREJECTED when owner
+ * is not this KP's owner or tk is not its TK (checked by unwrapping). */
 int kp_grant(const struct kp *kp, const struct guardian *owner,
 	     const uint8_t tk[KP_TK_SIZE], const struct guardian *add,
 	     int64_t now, char **ret_text, struct err *e);
