@@ -1087,8 +1087,17 @@ static void test_seal_round_trip(void **state)
 }
 
 /* a compact JWE made by libjose for k, with our header conventions */
+static char *libjose_seal_ex(const json_t *k, const char *alg, const char *enc,
+			     const char *pt, const json_t *extra);
+
 static char *libjose_seal(const json_t *k, const char *alg, const char *enc,
 			  const char *pt)
+{
+	return libjose_seal_ex(k, alg, enc, pt, NULL);
+}
+
+static char *libjose_seal_ex(const json_t *k, const char *alg, const char *enc,
+			     const char *pt, const json_t *extra)
 {
 	char kid[JW_KID_MAX], *out;
 	json_t *pub = pub_of(k), *jwe, *cek = json_object(), *hdr;
@@ -1101,6 +1110,8 @@ static char *libjose_seal(const json_t *k, const char *alg, const char *enc,
 	 * moved into it, encrypted by libjose with its own derived CEK */
 	hdr = json_pack("{s:s, s:s, s:s, s:s}", "alg", alg, "enc", enc, "kid", kid,
 			"cty", "shieldvm-sealed+json");
+	if (extra)
+		json_object_update(hdr, (json_t *)extra);
 	jwe = json_pack("{s:O}", "protected", hdr);
 	assert_true(jose_jwe_enc_jwk(NULL, jwe, NULL, pub, cek));
 	if (json_object_get(jwe, "header")) {
@@ -1147,6 +1158,18 @@ static void test_seal_from_libjose(void **state)
 		assert_int_equal(len, 5);
 		assert_memory_equal(out, "hello", 5);
 		free(jwe);
+
+		/* with PartyUInfo / PartyVInfo in the Concat KDF */
+		{
+			json_t *x = json_pack("{s:s, s:s}", "apu", "QWxpY2U", "apv", "Qm9i");
+
+			jwe = libjose_seal_ex(k, "ECDH-ES", "A256GCM", "hello", x);
+			if (seal_open_jwk(jwe, strlen(jwe), k, out, sizeof(out), &len, &e) < 0)
+				fail_msg("apu/apv: %s", e.msg);
+			assert_int_equal(len, 5);
+			free(jwe);
+			json_decref(x);
+		}
 
 		/* weak choices libjose will happily make: refused by name */
 		jwe = libjose_seal(k, "ECDH-ES+A128KW", "A256GCM", "hello");
