@@ -56,19 +56,33 @@ DEFINE_CLEANUP_FUNC(struct eventlog, eventlog_free)
 DEFINE_CLEANUP_FUNC(struct baseline, baseline_free)
 DEFINE_CLEANUP_FUNC(struct tpm2_key, tpm2_key_free)
 
+static void vprogress(const struct host_agent *a, const char *fmt, va_list ap)
+{
+	if (a->quiet)
+		return;
+	fputs("shieldvm host: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void progress(const struct host_agent *a, const char *fmt, ...)
 	_printf_(2, 3);
 static void progress(const struct host_agent *a, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (a->quiet)
-		return;
-	fputs("shieldvm host: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vprogress(a, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+void host_agent_progress(const struct host_agent *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprogress(a, fmt, ap);
+	va_end(ap);
 }
 
 /* Forget a message (err_set keeps the first one) to replace it. */
@@ -1436,5 +1450,104 @@ int host_agent_capture_baseline(struct host_agent *a,
 				       name, bfile)) < 0)
 		return err_set(e, ENOMEM, "out of memory");
 	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+/* ---- for key release ----------------------------------------------------*/
+
+int host_agent_client(struct host_agent *a, struct host_client **ret,
+		      struct err *e)
+{
+	if (!a->n_urls)
+		return err_set(e, EINVAL,
+			       "no hgsd URL: give --hgs or set hgs_urls in "
+			       "%s/%s",
+			       a->state_dir, F_CONFIG);
+	return get_client(a, ret, e);
+}
+
+int host_agent_open_tpm(struct host_agent *a, struct host_tpm **ret,
+			struct err *e)
+{
+	return open_tpm(a, ret, e);
+}
+
+int host_agent_transport_key(struct host_agent *a, struct host_tpm_key *ret,
+			     struct err *e)
+{
+	return state_read_key(a, F_TK, ret, e);
+}
+
+/* Is the stored token good for margin more seconds and bound to our
+ * transport key? A reason when not. */
+static bool token_usable(struct host_agent *a, const char *jwt, size_t len,
+			 int64_t margin, char *why, size_t why_len)
+{
+	_cleanup_(json_decrefp) json_t *claims = NULL;
+	json_t *exp, *jwk;
+	char tk_thp[64], cnf_thp[64];
+	struct err e = { 0 };
+
+	if (host_agent_jwt_claims_unverified(jwt, len, &claims, &e) < 0) {
+		snprintf(why, why_len, "its claims do not decode");
+		return false;
+	}
+	exp = json_object_get(claims, "exp");
+	if (!json_is_integer(exp) ||
+	    json_integer_value(exp) - (int64_t)time(NULL) < margin) {
+		snprintf(why, why_len, "it expires in less than %llds",
+			 (long long)margin);
+		return false;
+	}
+	jwk = json_object_get(json_object_get(claims, "cnf"), "jwk");
+	if (!json_is_object(jwk) ||
+	    transport_key_thumbprint(a, tk_thp, &e) < 0 ||
+	    token_jwk_thumbprint(jwk, cnf_thp, &e) < 0 ||
+	    !streq(tk_thp, cnf_thp)) {
+		snprintf(why, why_len,
+			 "it is not bound to this host's transport key");
+		return false;
+	}
+	return true;
+}
+
+int host_agent_token(struct host_agent *a, const char *event_log,
+		     int64_t margin, bool no_attest, char **ret_jwt,
+		     bool *ret_attested, struct err *e)
+{
+	_cleanup_free_ uint8_t *jwt = NULL;
+	char why[160] = "there is none";
+	size_t len = 0;
+	int r;
+
+	if (ret_attested)
+		*ret_attested = false;
+	r = state_read(a, F_TOKEN, TOKEN_MAX_SIZE, &jwt, &len, e);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == 0 &&
+	    (no_attest || token_usable(a, (const char *)jwt, len, margin, why,
+				       sizeof(why)))) {
+		*ret_jwt = (char *)TAKE_PTR(jwt);
+		return 0;
+	}
+	if (no_attest)
+		return r; /* -ENOENT, e says which file */
+	err_clear(e);
+	progress(a, "attesting first: the stored token is not usable (%s)",
+		 why);
+	r = host_agent_attest(a, event_log, NULL, e);
+	if (r < 0) {
+		err_prefix(e, "attestation: ");
+		return r;
+	}
+	free(jwt);
+	jwt = NULL;
+	r = state_read(a, F_TOKEN, TOKEN_MAX_SIZE, &jwt, &len, e);
+	if (r < 0)
+		return r;
+	if (ret_attested)
+		*ret_attested = true;
+	*ret_jwt = (char *)TAKE_PTR(jwt);
 	return 0;
 }
