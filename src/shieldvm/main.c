@@ -14,7 +14,7 @@ static const struct cmd commands[] = {
 	{ "credential", cmd_credential, "make a TPM2 credential for an EK (MakeCredential)" },
 	{ "ekcert", cmd_ekcert, "validate an EK certificate chain" },
 	{ "tpm2-name", cmd_tpm2_name, "compute the TPM name of a public area" },
-	{ "host", cmd_host, "guarded-host agent: enroll, attest, status, capture-baseline" },
+	{ "host", cmd_host, "guarded-host agent: enroll, attest, status, unwrap, ..." },
 };
 
 static void usage(FILE *f)
