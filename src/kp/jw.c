@@ -1,0 +1,1108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* JOSE building blocks on OpenSSL EVP (see jw.h for what and why). */
+#include "kp/jw.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <jose/jose.h>
+/* jose/openssl.h names the legacy RSA and EC_KEY types, which
+ * OPENSSL_NO_DEPRECATED hides; declare them opaque so the header parses.
+ * Only its EVP_PKEY functions are called here. */
+typedef struct rsa_st RSA;
+typedef struct ec_key_st EC_KEY;
+#include <jose/openssl.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include "common/b64.h"
+
+DEFINE_CLEANUP_FUNC(EVP_MD_CTX, EVP_MD_CTX_free)
+DEFINE_CLEANUP_FUNC(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
+DEFINE_CLEANUP_FUNC(EVP_KDF_CTX, EVP_KDF_CTX_free)
+DEFINE_CLEANUP_FUNC(EVP_KDF, EVP_KDF_free)
+DEFINE_CLEANUP_FUNC(ECDSA_SIG, ECDSA_SIG_free)
+
+#define JW_DER_SIG_MAX 128 /* DER ECDSA-Sig-Value, P-384 */
+#define JW_KDF_INFO_MAX (4 + 32 + 2 * (4 + JW_PARTY_INFO_MAX) + 4)
+
+/* ---- base64url ---- */
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t jw_b64_len(size_t n)
+{
+	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+}
+
+void jw_b64_encode_to(const void *in, size_t n, char *out)
+{
+	const uint8_t *p = in;
+	size_t o = 0, i = 0;
+
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+		out[o++] = b64_alphabet[v >> 18 & 63];
+		out[o++] = b64_alphabet[v >> 12 & 63];
+		out[o++] = b64_alphabet[v >> 6 & 63];
+		out[o++] = b64_alphabet[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+
+		out[o++] = b64_alphabet[v >> 18 & 63];
+		out[o++] = b64_alphabet[v >> 12 & 63];
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+
+		out[o++] = b64_alphabet[v >> 18 & 63];
+		out[o++] = b64_alphabet[v >> 12 & 63];
+		out[o++] = b64_alphabet[v >> 6 & 63];
+	}
+	out[o] = '\0';
+}
+
+char *jw_b64_encode(const void *in, size_t n)
+{
+	char *s = malloc(jw_b64_len(n) + 1);
+
+	if (s)
+		jw_b64_encode_to(in, n, s);
+	return s;
+}
+
+json_t *jw_b64_json(const void *in, size_t n)
+{
+	char *s = jw_b64_encode(in, n);
+	json_t *j;
+
+	if (!s)
+		return NULL;
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+int jw_b64_decode(const char *in, size_t len, uint8_t *out, size_t max,
+		  size_t *ret_len)
+{
+	int r = b64url_decode(in, len, out, max, ret_len);
+
+	return r == -E2BIG ? -E2BIG : r < 0 ? -EBADMSG : 0;
+}
+
+int jw_b64_decode_alloc(const char *in, size_t len, size_t max, uint8_t **ret,
+			size_t *ret_len)
+{
+	size_t n = b64url_decoded_len(len);
+	uint8_t *buf;
+	int r;
+
+	if (n > max)
+		return -E2BIG;
+	buf = malloc(n ? n : 1);
+	if (!buf)
+		return -ENOMEM;
+	r = jw_b64_decode(in, len, buf, n, ret_len);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	return 0;
+}
+
+/* ---- JSON ---- */
+
+int jw_only_members(const json_t *o, const char *const *names, size_t n,
+		    const char *what, struct err *e)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return err_set(e, EBADMSG, "%s is not a JSON object", what);
+	json_object_foreach((json_t *)o, k, v) {
+		bool ok = false;
+
+		for (size_t i = 0; i < n && !ok; i++)
+			ok = streq(k, names[i]);
+		if (!ok)
+			return err_set(e, EBADMSG, "%s has an unknown member \"%.64s\"",
+				       what, k);
+	}
+	return 0;
+}
+
+int jw_str(const json_t *o, const char *name, const char *what,
+	   const char **ret, struct err *e)
+{
+	const json_t *v = json_object_get(o, name);
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return err_set(e, EBADMSG, "%s: \"%s\" missing or not a non-empty string",
+			       what, name);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return err_set(e, EBADMSG, "%s: \"%s\" contains a NUL character",
+			       what, name);
+	*ret = json_string_value(v);
+	return 0;
+}
+
+static size_t json_depth(const json_t *j)
+{
+	size_t d = 0, c;
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	if (json_is_object(j)) {
+		json_object_foreach((json_t *)j, k, v)
+			if ((c = json_depth(v)) > d)
+				d = c;
+		return d + 1;
+	}
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			if ((c = json_depth(v)) > d)
+				d = c;
+		return d + 1;
+	}
+	return 0;
+}
+
+int jw_parse_object(const char *text, size_t len, const char *what,
+		    json_t **ret, struct err *e)
+{
+	json_error_t je;
+	json_t *j;
+
+	/* jansson parses recursively with its own depth limit (2048);
+	 * ours is much lower and checked right after. */
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j)
+		return err_set(e, EBADMSG, "%s is not JSON: %s (at %d)", what,
+			       je.text, je.position);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return err_set(e, EBADMSG, "%s is not a JSON object", what);
+	}
+	if (json_depth(j) > JW_JSON_MAX_DEPTH) {
+		json_decref(j);
+		return err_set(e, EBADMSG, "%s nests deeper than %d levels", what,
+			       JW_JSON_MAX_DEPTH);
+	}
+	*ret = j;
+	return 0;
+}
+
+char *jw_dump(const json_t *o)
+{
+	const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
+	size_t n = json_dumpb(o, NULL, 0, flags);
+	char *s;
+
+	if (n == 0)
+		return NULL;
+	s = malloc(n + 1);
+	if (!s)
+		return NULL;
+	if (json_dumpb(o, s, n, flags) != n) {
+		OPENSSL_cleanse(s, n);
+		free(s);
+		return NULL;
+	}
+	s[n] = '\0';
+	return s;
+}
+
+/* ---- JWKs ---- */
+
+static const char *const ec_private[] = { "d" };
+static const char *const rsa_private[] = { "d", "p", "q", "dp", "dq", "qi" };
+static const char *const all_private[] = { "d", "p", "q", "dp", "dq", "qi",
+					   "oth", "k" };
+
+bool jw_jwk_has_private(const json_t *jwk)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(all_private); i++)
+		if (json_object_get(jwk, all_private[i]))
+			return true;
+	return false;
+}
+
+static int jwk_b64(const json_t *jwk, const char *name, uint8_t *out,
+		   size_t max, size_t *ret_len, struct err *e)
+{
+	const json_t *v = json_object_get(jwk, name);
+	int r;
+
+	if (!json_is_string(v))
+		return err_set(e, EBADMSG, "JWK member \"%s\" missing or not a string",
+			       name);
+	r = jw_b64_decode(json_string_value(v), json_string_length(v), out, max,
+			  ret_len);
+	if (r < 0)
+		return err_set(e, EBADMSG, "JWK member \"%s\": %s", name,
+			       r == -E2BIG ? "too long" : "not base64url");
+	return 0;
+}
+
+static size_t be_bits(const uint8_t *p, size_t n)
+{
+	size_t i = 0, bits;
+
+	while (i < n && p[i] == 0)
+		i++;
+	if (i == n)
+		return 0;
+	bits = (n - i) * 8;
+	for (uint8_t top = p[i]; !(top & 0x80); top <<= 1)
+		bits--;
+	return bits;
+}
+
+static int ec_coord(const char *crv, size_t *coord, enum jw_kty *kty)
+{
+	if (crv && streq(crv, "P-256")) {
+		*coord = 32;
+		*kty = JW_EC_P256;
+		return 0;
+	}
+	if (crv && streq(crv, "P-384")) {
+		*coord = 48;
+		*kty = JW_EC_P384;
+		return 0;
+	}
+	return -1;
+}
+
+static const char *group_name(size_t coord)
+{
+	return coord == 32 ? "P-256" : "P-384";
+}
+
+int jw_ec_pub(const uint8_t *point, size_t len, EVP_PKEY **ret, struct err *e)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	uint8_t buf[JW_EC_POINT_MAX];
+	char group[8];
+	EVP_PKEY *pkey = NULL;
+	OSSL_PARAM params[3];
+
+	if ((len != 65 && len != 97) || point[0] != 0x04)
+		return err_set(e, EBADMSG, "EC point of %zu bytes is not an uncompressed P-256/P-384 point",
+			       len);
+	memcpy(buf, point, len);
+	snprintf(group, sizeof(group), "%s", group_name((len - 1) / 2));
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+						     group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+						      buf, len);
+	params[2] = OSSL_PARAM_construct_end();
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		ERR_clear_error();
+		return err_set(e, EBADMSG, "not a point on %s", group);
+	}
+	*ret = pkey;
+	return 0;
+}
+
+int jw_jwk_check(const json_t *jwk, bool priv, unsigned min_bits,
+		 unsigned max_bits, enum jw_kty *ret_kty, struct err *e)
+{
+	const char *kty;
+	size_t len;
+	int r;
+
+	if (!json_is_object(jwk))
+		return err_set(e, EBADMSG, "JWK is not an object");
+	if ((r = jw_str(jwk, "kty", "JWK", &kty, e)) < 0)
+		return r;
+	if (streq(kty, "EC")) {
+		uint8_t point[JW_EC_POINT_MAX], d[JW_EC_MAX_COORD];
+		const char *crv = json_string_value(json_object_get(jwk, "crv"));
+		_cleanup_(EVP_PKEY_freep) EVP_PKEY *pk = NULL;
+		enum jw_kty t;
+		size_t coord;
+
+		if (ec_coord(crv, &coord, &t) < 0)
+			return err_set(e, EBADMSG, "JWK curve \"%.16s\" not allowed (P-256, P-384)",
+				       crv ? crv : "(missing)");
+		for (size_t i = 0; i < ARRAY_SIZE(rsa_private); i++)
+			if (!streq(rsa_private[i], "d") &&
+			    json_object_get(jwk, rsa_private[i]))
+				return err_set(e, EBADMSG, "EC JWK has RSA member \"%s\"",
+					       rsa_private[i]);
+		point[0] = 0x04;
+		if ((r = jwk_b64(jwk, "x", point + 1, coord, &len, e)) < 0)
+			return r;
+		if (len != coord)
+			return err_set(e, EBADMSG, "JWK x is %zu bytes, %s needs %zu",
+				       len, crv, coord);
+		if ((r = jwk_b64(jwk, "y", point + 1 + coord, coord, &len, e)) < 0)
+			return r;
+		if (len != coord)
+			return err_set(e, EBADMSG, "JWK y is %zu bytes, %s needs %zu",
+				       len, crv, coord);
+		if ((r = jw_ec_pub(point, 1 + 2 * coord, &pk, e)) < 0)
+			return r;
+		if (priv) {
+			r = jwk_b64(jwk, "d", d, sizeof(d), &len, e);
+			OPENSSL_cleanse(d, sizeof(d));
+			if (r < 0)
+				return err_set(e, EBADMSG, "EC JWK is not private (no valid \"d\")");
+			if (len != coord)
+				return err_set(e, EBADMSG, "JWK d is %zu bytes, %s needs %zu",
+					       len, crv, coord);
+		} else if (json_object_get(jwk, ec_private[0])) {
+			return err_set(e, EBADMSG, "JWK holds a private key where a public one is expected");
+		}
+		*ret_kty = t;
+		return 0;
+	}
+	if (streq(kty, "RSA")) {
+		uint8_t n[JW_RSA_MAX_BYTES + 1];
+		size_t bits;
+
+		if (json_object_get(jwk, "crv") || json_object_get(jwk, "x") ||
+		    json_object_get(jwk, "y"))
+			return err_set(e, EBADMSG, "RSA JWK has EC members");
+		if ((r = jwk_b64(jwk, "n", n, sizeof(n), &len, e)) < 0)
+			return r;
+		bits = be_bits(n, len);
+		if (bits < min_bits || bits > max_bits || len != (bits + 7) / 8)
+			return err_set(e, EBADMSG,
+				       "RSA modulus of %zu bits (allowed %u..%u, no leading zeros)",
+				       bits, min_bits, max_bits);
+		if (!(n[len - 1] & 1))
+			return err_set(e, EBADMSG, "RSA modulus is even");
+		if ((r = jwk_b64(jwk, "e", n, 8, &len, e)) < 0)
+			return r;
+		if (len == 0 || n[0] == 0 || be_bits(n, len) < 2 ||
+		    !(n[len - 1] & 1))
+			return err_set(e, EBADMSG, "bad RSA exponent");
+		if (json_object_get(jwk, "oth"))
+			return err_set(e, EBADMSG, "multi-prime RSA (\"oth\") not supported");
+		for (size_t i = 0; i < ARRAY_SIZE(rsa_private); i++) {
+			const json_t *v = json_object_get(jwk, rsa_private[i]);
+
+			if (priv && !json_is_string(v))
+				return err_set(e, EBADMSG, "RSA JWK is not private (no \"%s\")",
+					       rsa_private[i]);
+			if (!priv && v)
+				return err_set(e, EBADMSG, "JWK holds a private key where a public one is expected");
+		}
+		*ret_kty = JW_RSA;
+		return 0;
+	}
+	return err_set(e, EBADMSG, "JWK key type \"%.16s\" not allowed (EC, RSA)", kty);
+}
+
+int jw_thumbprint(const json_t *jwk, char out[JW_KID_MAX], struct err *e)
+{
+	uint8_t thp[32];
+
+	if (jose_jwk_thp_buf(NULL, jwk, "S256", thp, sizeof(thp)) != sizeof(thp))
+		return err_set(e, EBADMSG, "JWK lacks the members RFC 7638 needs");
+	jw_b64_encode_to(thp, sizeof(thp), out);
+	return 0;
+}
+
+int jw_jwk_to_pkey(const json_t *jwk, EVP_PKEY **ret, struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *tmp = NULL;
+	EVP_PKEY *pkey;
+
+	/* libjose refuses keys whose "alg"/"key_ops" do not fit what it
+	 * imagines the key is for; hand it the key members only. */
+	tmp = jw_jwk_copy(jwk);
+	if (!tmp)
+		return err_set(e, ENOMEM, "out of memory");
+	json_object_del(tmp, "alg");
+	json_object_del(tmp, "use");
+	json_object_del(tmp, "kid");
+	json_object_del(tmp, "key_ops");
+	pkey = jose_openssl_jwk_to_EVP_PKEY(NULL, tmp);
+	jw_jwk_wipe_free(TAKE_PTR(tmp));
+	if (!pkey) {
+		ERR_clear_error();
+		return err_set(e, EBADMSG, "JWK is not a usable key");
+	}
+	if (jw_jwk_has_private(jwk)) {
+		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *c =
+			EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+
+		if (!c || EVP_PKEY_pairwise_check(c) != 1) {
+			ERR_clear_error();
+			EVP_PKEY_free(pkey);
+			return err_set(e, EBADMSG,
+				       "JWK private and public members do not belong together");
+		}
+	}
+	*ret = pkey;
+	return 0;
+}
+
+void jw_jwk_wipe(json_t *jwk)
+{
+	if (json_is_object(jwk))
+		for (size_t i = 0; i < ARRAY_SIZE(all_private); i++) {
+			json_t *v = json_object_get(jwk, all_private[i]);
+
+			if (json_is_string(v))
+				/* jansson's own buffer: wipe it before it is
+				 * freed (json_string_value is const only to
+				 * keep callers from editing by accident) */
+				OPENSSL_cleanse((char *)json_string_value(v),
+						json_string_length(v));
+		}
+}
+
+void jw_jwk_wipe_free(json_t *jwk)
+{
+	if (!jwk)
+		return;
+	if (jwk->refcount == 1)
+		jw_jwk_wipe(jwk);
+	json_decref(jwk);
+}
+
+json_t *jw_jwk_copy(const json_t *jwk)
+{
+	return json_deep_copy(jwk);
+}
+
+/* ---- JWS ---- */
+
+struct jws_alg {
+	const char *name;
+	const char *md;
+	enum jw_kty kty;
+	size_t coord; /* EC: field element bytes; 0 for RSA */
+};
+
+static const struct jws_alg jws_algs[] = {
+	{ "ES256", "SHA256", JW_EC_P256, 32 },
+	{ "ES384", "SHA384", JW_EC_P384, 48 },
+	{ "PS256", "SHA256", JW_RSA, 0 },
+};
+
+static const struct jws_alg *jws_alg_find(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(jws_algs); i++)
+		if (streq(name, jws_algs[i].name))
+			return &jws_algs[i];
+	return NULL;
+}
+
+static int pss_params(EVP_PKEY_CTX *pctx)
+{
+	return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+	       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+	       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1;
+}
+
+static int jws_sign_raw(EVP_PKEY *pkey, const struct jws_alg *a,
+			const char *in, size_t n, uint8_t *out, size_t max,
+			size_t *ret_len, struct err *e)
+{
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *m = EVP_MD_CTX_new();
+	_cleanup_(ECDSA_SIG_freep) ECDSA_SIG *sig = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	uint8_t der[JW_DER_SIG_MAX];
+	size_t len = 0;
+	const unsigned char *p = der;
+	const BIGNUM *r, *s;
+
+	if (!m || EVP_DigestSignInit_ex(m, &pctx, a->md, NULL, NULL, pkey,
+					NULL) != 1 ||
+	    (a->kty == JW_RSA && !pss_params(pctx)))
+		goto fail;
+	if (a->kty == JW_RSA) {
+		if (EVP_DigestSign(m, NULL, &len, (const uint8_t *)in, n) != 1 ||
+		    len > max ||
+		    EVP_DigestSign(m, out, &len, (const uint8_t *)in, n) != 1)
+			goto fail;
+		*ret_len = len;
+		return 0;
+	}
+	len = sizeof(der);
+	if (EVP_DigestSign(m, der, &len, (const uint8_t *)in, n) != 1 ||
+	    !(sig = d2i_ECDSA_SIG(NULL, &p, (long)len)))
+		goto fail;
+	ECDSA_SIG_get0(sig, &r, &s);
+	if (2 * a->coord > max ||
+	    BN_bn2binpad(r, out, (int)a->coord) != (int)a->coord ||
+	    BN_bn2binpad(s, out + a->coord, (int)a->coord) != (int)a->coord)
+		goto fail;
+	*ret_len = 2 * a->coord;
+	return 0;
+fail:
+	ERR_clear_error();
+	return err_set(e, EIO, "%s signature failed", a->name);
+}
+
+int jw_jws_sign(const json_t *priv_jwk, const char *kid, const char *cty,
+		const char *payload, size_t len, json_t **ret, struct err *e)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+	_cleanup_(json_decrefp) json_t *hdr = NULL, *jws = NULL;
+	_cleanup_free_ char *hdr_s = NULL, *input = NULL;
+	_cleanup_free_ uint8_t *sig = NULL;
+	const struct jws_alg *a;
+	size_t hl, pl, sig_len = 0;
+	int r;
+
+	a = jws_alg_find(json_string_value(json_object_get(priv_jwk, "alg")));
+	if (!a)
+		return err_set(e, EINVAL, "signing key has no allowed \"alg\" (ES256, ES384, PS256)");
+	if ((r = jw_jwk_to_pkey(priv_jwk, &pkey, e)) < 0)
+		return r;
+	hdr = json_pack("{s:s, s:s, s:s}", "alg", a->name, "kid", kid, "cty", cty);
+	if (!hdr || !(hdr_s = jw_dump(hdr)))
+		return err_set(e, ENOMEM, "out of memory");
+	hl = jw_b64_len(strlen(hdr_s));
+	pl = jw_b64_len(len);
+	input = malloc(hl + 1 + pl + 1);
+	sig = malloc(JW_SIG_MAX);
+	if (!input || !sig)
+		return err_set(e, ENOMEM, "out of memory");
+	jw_b64_encode_to(hdr_s, strlen(hdr_s), input);
+	input[hl] = '.';
+	jw_b64_encode_to(payload, len, input + hl + 1);
+	if ((r = jws_sign_raw(pkey, a, input, hl + 1 + pl, sig, JW_SIG_MAX,
+			      &sig_len, e)) < 0)
+		return r;
+	input[hl] = '\0';
+	jws = json_object();
+	if (!jws ||
+	    json_object_set_new(jws, "protected", json_string(input)) < 0 ||
+	    json_object_set_new(jws, "payload", json_string(input + hl + 1)) < 0 ||
+	    json_object_set_new(jws, "signature", jw_b64_json(sig, sig_len)) < 0)
+		return err_set(e, ENOMEM, "out of memory");
+	*ret = TAKE_PTR(jws);
+	return 0;
+}
+
+static const char *const jws_members[] = { "protected", "payload", "signature" };
+static const char *const jws_hdr_members[] = { "alg", "kid", "cty" };
+
+int jw_jws_open(const json_t *jws, const char *cty, size_t max_payload,
+		json_t **ret_hdr, json_t **ret_payload, struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *hdr = NULL, *payload = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	const char *s, *alg, *kid, *c;
+	size_t len;
+	int r;
+
+	if ((r = jw_only_members(jws, jws_members, ARRAY_SIZE(jws_members),
+				 "JWS", e)) < 0)
+		return r;
+	if ((r = jw_str(jws, "protected", "JWS", &s, e)) < 0)
+		return r;
+	r = jw_b64_decode_alloc(s, strlen(s), JW_HEADER_MAX, &buf, &len);
+	if (r < 0)
+		return err_set(e, r == -E2BIG ? E2BIG : EBADMSG,
+			       "JWS protected header: %s",
+			       r == -E2BIG ? "too large" : "not base64url");
+	if ((r = jw_parse_object((const char *)buf, len, "JWS protected header",
+				 &hdr, e)) < 0 ||
+	    (r = jw_only_members(hdr, jws_hdr_members,
+				 ARRAY_SIZE(jws_hdr_members),
+				 "JWS protected header", e)) < 0 ||
+	    (r = jw_str(hdr, "alg", "JWS protected header", &alg, e)) < 0 ||
+	    (r = jw_str(hdr, "kid", "JWS protected header", &kid, e)) < 0 ||
+	    (r = jw_str(hdr, "cty", "JWS protected header", &c, e)) < 0)
+		return r;
+	if (!jws_alg_find(alg))
+		return err_set(e, EINVAL, "JWS alg \"%.32s\" not allowed (ES256, ES384, PS256)",
+			       alg);
+	if (strlen(kid) >= JW_KID_MAX)
+		return err_set(e, EBADMSG, "JWS kid is too long");
+	if (!streq(c, cty))
+		return err_set(e, EBADMSG, "JWS cty is \"%.64s\", expected \"%s\"", c,
+			       cty);
+	free(TAKE_PTR(buf));
+	if ((r = jw_str(jws, "payload", "JWS", &s, e)) < 0)
+		return r;
+	r = jw_b64_decode_alloc(s, strlen(s), max_payload, &buf, &len);
+	if (r < 0)
+		return err_set(e, r == -E2BIG ? E2BIG : EBADMSG, "JWS payload: %s",
+			       r == -E2BIG ? "too large" : "not base64url");
+	if ((r = jw_parse_object((const char *)buf, len, "JWS payload",
+				 &payload, e)) < 0)
+		return r;
+	if ((r = jw_str(jws, "signature", "JWS", &s, e)) < 0)
+		return r;
+	*ret_hdr = TAKE_PTR(hdr);
+	*ret_payload = TAKE_PTR(payload);
+	return 0;
+}
+
+int jw_jws_verify(const json_t *jws, const json_t *pub_jwk, struct err *e)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *m = NULL;
+	_cleanup_(json_decrefp) json_t *hdr = NULL;
+	_cleanup_(ECDSA_SIG_freep) ECDSA_SIG *sig = NULL;
+	_cleanup_free_ uint8_t *raw = NULL, *hbuf = NULL;
+	_cleanup_free_ char *input = NULL;
+	const char *prot, *payload, *sig_s, *alg, *key_alg;
+	const struct jws_alg *a;
+	uint8_t der[JW_DER_SIG_MAX], *dp = der;
+	EVP_PKEY_CTX *pctx = NULL;
+	const uint8_t *sig_p;
+	size_t raw_len, hlen, plen, sig_len;
+	int r, der_len;
+
+	if ((r = jw_str(jws, "protected", "JWS", &prot, e)) < 0 ||
+	    (r = jw_str(jws, "payload", "JWS", &payload, e)) < 0 ||
+	    (r = jw_str(jws, "signature", "JWS", &sig_s, e)) < 0)
+		return r;
+	if (jw_b64_decode_alloc(prot, strlen(prot), JW_HEADER_MAX, &hbuf,
+				&hlen) < 0 ||
+	    jw_parse_object((const char *)hbuf, hlen, "JWS protected header",
+			    &hdr, e) < 0 ||
+	    jw_str(hdr, "alg", "JWS protected header", &alg, e) < 0)
+		return err_set(e, EBADMSG, "JWS protected header is malformed");
+	a = jws_alg_find(alg);
+	key_alg = json_string_value(json_object_get(pub_jwk, "alg"));
+	if (!a)
+		return err_set(e, EINVAL, "JWS alg \"%.32s\" not allowed", alg);
+	if (!key_alg || !streq(key_alg, a->name))
+		return err_set(e, EKEYREJECTED, "JWS alg %s does not match the key's (%s)",
+			       a->name, key_alg ? key_alg : "none");
+	r = jw_b64_decode_alloc(sig_s, strlen(sig_s), JW_SIG_MAX, &raw, &raw_len);
+	if (r < 0)
+		return err_set(e, EBADMSG, "JWS signature is not base64url or too long");
+	if ((r = jw_jwk_to_pkey(pub_jwk, &pkey, e)) < 0)
+		return r;
+	if (a->kty == JW_RSA) {
+		sig_p = raw;
+		sig_len = raw_len;
+		if (raw_len != (size_t)EVP_PKEY_get_size(pkey))
+			return err_set(e, EKEYREJECTED, "%s signature has the wrong size",
+				       a->name);
+	} else {
+		BIGNUM *br, *bs;
+
+		if (raw_len != 2 * a->coord)
+			return err_set(e, EKEYREJECTED, "%s signature is %zu bytes, not %zu",
+				       a->name, raw_len, 2 * a->coord);
+		sig = ECDSA_SIG_new();
+		br = BN_bin2bn(raw, (int)a->coord, NULL);
+		bs = BN_bin2bn(raw + a->coord, (int)a->coord, NULL);
+		if (!sig || !br || !bs || ECDSA_SIG_set0(sig, br, bs) != 1) {
+			BN_free(br);
+			BN_free(bs);
+			return err_set(e, ENOMEM, "out of memory");
+		}
+		der_len = i2d_ECDSA_SIG(sig, NULL);
+		if (der_len <= 0 || der_len > (int)sizeof(der) ||
+		    i2d_ECDSA_SIG(sig, &dp) != der_len) {
+			ERR_clear_error();
+			return err_set(e, EIO, "cannot encode the ECDSA signature");
+		}
+		sig_p = der;
+		sig_len = (size_t)der_len;
+	}
+	hlen = strlen(prot);
+	plen = strlen(payload);
+	input = malloc(hlen + 1 + plen);
+	if (!input)
+		return err_set(e, ENOMEM, "out of memory");
+	memcpy(input, prot, hlen);
+	input[hlen] = '.';
+	memcpy(input + hlen + 1, payload, plen);
+	m = EVP_MD_CTX_new();
+	if (!m || EVP_DigestVerifyInit_ex(m, &pctx, a->md, NULL, NULL, pkey,
+					  NULL) != 1 ||
+	    (a->kty == JW_RSA && !pss_params(pctx))) {
+		ERR_clear_error();
+		return err_set(e, EIO, "%s verification setup failed", a->name);
+	}
+	r = EVP_DigestVerify(m, sig_p, sig_len, (const uint8_t *)input,
+			     hlen + 1 + plen);
+	ERR_clear_error();
+	if (r != 1)
+		return err_set(e, EKEYREJECTED, "%s signature does not verify", a->name);
+	return 0;
+}
+
+/* ---- key agreement, key wrapping, content encryption ---- */
+
+int jw_random(void *out, size_t n, struct err *e)
+{
+	if (RAND_bytes(out, (int)n) != 1) {
+		ERR_clear_error();
+		return err_set(e, EIO, "the random number generator failed");
+	}
+	return 0;
+}
+
+int jw_ec_ephemeral(EVP_PKEY *pub, EVP_PKEY **ret_eph, json_t **ret_epk,
+		    struct err *e)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *eph = NULL;
+	uint8_t point[JW_EC_POINT_MAX];
+	size_t len = 0, coord;
+	json_t *epk;
+
+	coord = EVP_PKEY_get_bits(pub) == 256 ? 32 :
+		EVP_PKEY_get_bits(pub) == 384 ? 48 : 0;
+	if (!EVP_PKEY_is_a(pub, "EC") || !coord)
+		return err_set(e, EINVAL, "not an EC P-256/P-384 key");
+	eph = EVP_EC_gen(group_name(coord));
+	if (!eph ||
+	    EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+					    point, sizeof(point), &len) != 1 ||
+	    len != 1 + 2 * coord || point[0] != 0x04) {
+		ERR_clear_error();
+		return err_set(e, EIO, "cannot make an ephemeral %s key",
+			       group_name(coord));
+	}
+	epk = json_pack("{s:s, s:s, s:o, s:o}", "kty", "EC", "crv",
+			group_name(coord), "x", jw_b64_json(point + 1, coord), "y",
+			jw_b64_json(point + 1 + coord, coord));
+	if (!epk)
+		return err_set(e, ENOMEM, "out of memory");
+	*ret_eph = TAKE_PTR(eph);
+	*ret_epk = epk;
+	return 0;
+}
+
+static const char *const epk_members[] = { "kty", "crv", "x", "y" };
+
+int jw_epk_point(const json_t *epk, uint8_t point[JW_EC_POINT_MAX],
+		 size_t *ret_len, size_t *ret_coord, struct err *e)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pk = NULL;
+	const char *kty, *crv;
+	enum jw_kty t;
+	size_t coord, len;
+	int r;
+
+	if ((r = jw_only_members(epk, epk_members, ARRAY_SIZE(epk_members),
+				 "epk", e)) < 0 ||
+	    (r = jw_str(epk, "kty", "epk", &kty, e)) < 0 ||
+	    (r = jw_str(epk, "crv", "epk", &crv, e)) < 0)
+		return r;
+	if (!streq(kty, "EC") || ec_coord(crv, &coord, &t) < 0)
+		return err_set(e, EBADMSG, "epk is not an EC P-256/P-384 key");
+	point[0] = 0x04;
+	if ((r = jwk_b64(epk, "x", point + 1, coord, &len, e)) < 0)
+		return r;
+	if (len != coord)
+		return err_set(e, EBADMSG, "epk x has the wrong size");
+	if ((r = jwk_b64(epk, "y", point + 1 + coord, coord, &len, e)) < 0)
+		return r;
+	if (len != coord)
+		return err_set(e, EBADMSG, "epk y has the wrong size");
+	if ((r = jw_ec_pub(point, 1 + 2 * coord, &pk, e)) < 0)
+		return r;
+	*ret_len = 1 + 2 * coord;
+	*ret_coord = coord;
+	return 0;
+}
+
+int jw_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t *z, size_t max,
+	    size_t *ret_len, struct err *e)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	size_t len = 0;
+
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+	if (!ctx || EVP_PKEY_derive_init(ctx) != 1 ||
+	    EVP_PKEY_derive_set_peer_ex(ctx, peer, 1) != 1 ||
+	    EVP_PKEY_derive(ctx, NULL, &len) != 1 || len > max ||
+	    EVP_PKEY_derive(ctx, z, &len) != 1) {
+		ERR_clear_error();
+		return err_set(e, EKEYREJECTED, "ECDH key agreement failed");
+	}
+	*ret_len = len;
+	return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+int jw_concat_kdf(const uint8_t *z, size_t z_len, const char *alg_id,
+		  const uint8_t *apu, size_t apu_len, const uint8_t *apv,
+		  size_t apv_len, uint8_t out[JW_CEK_SIZE], struct err *e)
+{
+	_cleanup_(EVP_KDF_freep) EVP_KDF *kdf = NULL;
+	_cleanup_(EVP_KDF_CTX_freep) EVP_KDF_CTX *ctx = NULL;
+	uint8_t info[JW_KDF_INFO_MAX];
+	size_t al = strlen(alg_id), o = 0;
+	char md[] = "SHA256";
+	OSSL_PARAM params[4];
+
+	if (al > 32 || apu_len > JW_PARTY_INFO_MAX || apv_len > JW_PARTY_INFO_MAX)
+		return err_set(e, EINVAL, "Concat KDF input too long");
+	/* OtherInfo = AlgorithmID || PartyUInfo || PartyVInfo || SuppPubInfo,
+	 * each of the first three a 32-bit big-endian length and its bytes */
+	put32(info + o, (uint32_t)al);
+	memcpy(info + o + 4, alg_id, al);
+	o += 4 + al;
+	put32(info + o, (uint32_t)apu_len);
+	if (apu_len)
+		memcpy(info + o + 4, apu, apu_len);
+	o += 4 + apu_len;
+	put32(info + o, (uint32_t)apv_len);
+	if (apv_len)
+		memcpy(info + o + 4, apv, apv_len);
+	o += 4 + apv_len;
+	put32(info + o, JW_CEK_SIZE * 8);
+	o += 4;
+	/* SSKDF with a digest is SP 800-56A's single-step KDF:
+	 * H(counter || Z || OtherInfo), which RFC 7518 4.6.2 names. */
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, md, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						      (void *)z, z_len);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, o);
+	params[3] = OSSL_PARAM_construct_end();
+	kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
+	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	if (!ctx || EVP_KDF_derive(ctx, out, JW_CEK_SIZE, params) != 1) {
+		ERR_clear_error();
+		return err_set(e, EIO, "Concat KDF (SSKDF) failed");
+	}
+	return 0;
+}
+
+static int aeskw(bool wrap, const uint8_t kek[JW_CEK_SIZE], const uint8_t *in,
+		 size_t in_len, uint8_t *out, size_t *ret_len, struct err *e)
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int l1 = 0, l2 = 0;
+
+	if (!c)
+		return err_set(e, ENOMEM, "out of memory");
+	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	if (EVP_CipherInit_ex(c, EVP_aes_256_wrap(), NULL, kek, NULL, wrap) != 1 ||
+	    EVP_CipherUpdate(c, out, &l1, in, (int)in_len) != 1 || l1 <= 0 ||
+	    EVP_CipherFinal_ex(c, out + l1, &l2) != 1) {
+		ERR_clear_error();
+		return wrap ? err_set(e, EIO, "A256KW wrap failed") :
+			      err_set(e, EKEYREJECTED, "A256KW unwrap failed (wrong key or tampered encrypted_key)");
+	}
+	*ret_len = (size_t)l1 + (size_t)l2;
+	return 0;
+}
+
+int jw_rsa_oaep_encrypt(EVP_PKEY *pub, const uint8_t *in, size_t in_len,
+			uint8_t *out, size_t max, size_t *ret_len,
+			struct err *e)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	size_t len = 0;
+
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
+	if (!ctx || EVP_PKEY_encrypt_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1 ||
+	    EVP_PKEY_encrypt(ctx, NULL, &len, in, in_len) != 1 || len > max ||
+	    EVP_PKEY_encrypt(ctx, out, &len, in, in_len) != 1) {
+		ERR_clear_error();
+		return err_set(e, EIO, "RSA-OAEP-256 encryption failed");
+	}
+	*ret_len = len;
+	return 0;
+}
+
+int jw_rsa_oaep_decrypt(EVP_PKEY *priv, const uint8_t *in, size_t in_len,
+			uint8_t *out, size_t max, size_t *ret_len,
+			struct err *e)
+{
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	uint8_t buf[JW_RSA_MAX_BYTES];
+	size_t len = sizeof(buf);
+	int r;
+
+	if (in_len != (size_t)EVP_PKEY_get_size(priv))
+		return err_set(e, EKEYREJECTED,
+			       "RSA-OAEP-256 encrypted key is %zu bytes, the key's size is %d",
+			       in_len, EVP_PKEY_get_size(priv));
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+	if (!ctx || EVP_PKEY_decrypt_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1) {
+		ERR_clear_error();
+		return err_set(e, EIO, "RSA-OAEP-256 setup failed");
+	}
+	r = EVP_PKEY_decrypt(ctx, buf, &len, in, in_len);
+	ERR_clear_error();
+	if (r != 1 || len > max) {
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return err_set(e, EKEYREJECTED, "RSA-OAEP-256 decryption failed");
+	}
+	memcpy(out, buf, len);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	*ret_len = len;
+	return 0;
+}
+
+static const char *const ecdh_kw = "ECDH-ES+A256KW";
+static const char *const rsa_oaep = "RSA-OAEP-256";
+
+int jw_wrap_cek(const json_t *pub_jwk, const char *kid,
+		const uint8_t cek[JW_CEK_SIZE], json_t **ret_hdr,
+		json_t **ret_ek, struct err *e)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL, *eph = NULL;
+	_cleanup_(json_decrefp) json_t *epk = NULL, *hdr = NULL, *ek = NULL;
+	const char *alg = json_string_value(json_object_get(pub_jwk, "alg"));
+	uint8_t z[JW_EC_MAX_COORD], kek[JW_CEK_SIZE], out[JW_RSA_MAX_BYTES];
+	size_t z_len, out_len;
+	int r;
+
+	if ((r = jw_jwk_to_pkey(pub_jwk, &pub, e)) < 0)
+		return r;
+	if (alg && streq(alg, ecdh_kw)) {
+		if ((r = jw_ec_ephemeral(pub, &eph, &epk, e)) < 0)
+			return r;
+		r = jw_ecdh(eph, pub, z, sizeof(z), &z_len, e);
+		if (r == 0)
+			r = jw_concat_kdf(z, z_len, ecdh_kw, NULL, 0, NULL, 0, kek, e);
+		if (r == 0)
+			r = aeskw(true, kek, cek, JW_CEK_SIZE, out, &out_len, e);
+		OPENSSL_cleanse(z, sizeof(z));
+		OPENSSL_cleanse(kek, sizeof(kek));
+		if (r < 0)
+			return r;
+		hdr = json_pack("{s:s, s:s, s:O}", "alg", ecdh_kw, "kid", kid,
+				"epk", epk);
+	} else if (alg && streq(alg, rsa_oaep)) {
+		if ((r = jw_rsa_oaep_encrypt(pub, cek, JW_CEK_SIZE, out,
+					     sizeof(out), &out_len, e)) < 0)
+			return r;
+		hdr = json_pack("{s:s, s:s}", "alg", rsa_oaep, "kid", kid);
+	} else {
+		return err_set(e, EINVAL, "key management alg \"%.32s\" not allowed (%s, %s)",
+			       alg ? alg : "(none)", ecdh_kw, rsa_oaep);
+	}
+	ek = jw_b64_json(out, out_len);
+	if (!hdr || !ek)
+		return err_set(e, ENOMEM, "out of memory");
+	*ret_hdr = TAKE_PTR(hdr);
+	*ret_ek = TAKE_PTR(ek);
+	return 0;
+}
+
+int jw_unwrap_cek(EVP_PKEY *priv, const char *alg, const json_t *epk,
+		  const uint8_t *ek, size_t ek_len, uint8_t cek[JW_CEK_SIZE],
+		  struct err *e)
+{
+	uint8_t buf[JW_RSA_MAX_BYTES];
+	size_t len;
+	int r;
+
+	if (streq(alg, ecdh_kw)) {
+		_cleanup_(EVP_PKEY_freep) EVP_PKEY *peer = NULL;
+		uint8_t point[JW_EC_POINT_MAX], z[JW_EC_MAX_COORD], kek[JW_CEK_SIZE];
+		size_t plen, coord, z_len;
+
+		if (!EVP_PKEY_is_a(priv, "EC"))
+			return err_set(e, EKEYREJECTED, "%s recipient for a non-EC key", alg);
+		if (!epk)
+			return err_set(e, EBADMSG, "%s recipient without epk", alg);
+		if ((r = jw_epk_point(epk, point, &plen, &coord, e)) < 0)
+			return r;
+		if ((size_t)EVP_PKEY_get_bits(priv) != coord * 8)
+			return err_set(e, EKEYREJECTED, "epk is on another curve than the key");
+		if (ek_len != JW_KW_SIZE)
+			return err_set(e, EKEYREJECTED, "%s encrypted key is %zu bytes, not %d",
+				       alg, ek_len, JW_KW_SIZE);
+		if ((r = jw_ec_pub(point, plen, &peer, e)) < 0)
+			return r;
+		r = jw_ecdh(priv, peer, z, sizeof(z), &z_len, e);
+		if (r == 0)
+			r = jw_concat_kdf(z, z_len, ecdh_kw, NULL, 0, NULL, 0, kek, e);
+		if (r == 0)
+			r = aeskw(false, kek, ek, ek_len, buf, &len, e);
+		OPENSSL_cleanse(z, sizeof(z));
+		OPENSSL_cleanse(kek, sizeof(kek));
+	} else if (streq(alg, rsa_oaep)) {
+		if (!EVP_PKEY_is_a(priv, "RSA"))
+			return err_set(e, EKEYREJECTED, "%s recipient for a non-RSA key", alg);
+		if (epk)
+			return err_set(e, EBADMSG, "%s recipient with an epk", alg);
+		r = jw_rsa_oaep_decrypt(priv, ek, ek_len, buf, sizeof(buf), &len, e);
+	} else {
+		return err_set(e, EINVAL, "key management alg \"%.32s\" not allowed", alg);
+	}
+	if (r == 0 && len != JW_CEK_SIZE)
+		r = err_set(e, EKEYREJECTED, "unwrapped CEK is %zu bytes, not %d", len,
+			    JW_CEK_SIZE);
+	if (r == 0)
+		memcpy(cek, buf, JW_CEK_SIZE);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+int jw_gcm_encrypt(const uint8_t key[JW_CEK_SIZE], const uint8_t iv[JW_IV_SIZE],
+		   const char *aad, size_t aad_len, const uint8_t *pt,
+		   size_t pt_len, uint8_t *ct, uint8_t tag[JW_TAG_SIZE],
+		   struct err *e)
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int l = 0;
+
+	if (!c || pt_len > INT32_MAX || aad_len > INT32_MAX ||
+	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &l, (const uint8_t *)aad, (int)aad_len) != 1 ||
+	    (pt_len && EVP_EncryptUpdate(c, ct, &l, pt, (int)pt_len) != 1) ||
+	    EVP_EncryptFinal_ex(c, ct + (pt_len ? (size_t)l : 0), &l) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, JW_TAG_SIZE, tag) != 1) {
+		ERR_clear_error();
+		return err_set(e, EIO, "A256GCM encryption failed");
+	}
+	return 0;
+}
+
+int jw_gcm_decrypt(const uint8_t key[JW_CEK_SIZE], const uint8_t iv[JW_IV_SIZE],
+		   const char *aad, size_t aad_len, const uint8_t *ct,
+		   size_t ct_len, const uint8_t tag[JW_TAG_SIZE], uint8_t *pt,
+		   struct err *e)
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	uint8_t t[JW_TAG_SIZE];
+	int l = 0, r;
+
+	memcpy(t, tag, sizeof(t));
+	if (!c || ct_len > INT32_MAX || aad_len > INT32_MAX ||
+	    EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &l, (const uint8_t *)aad, (int)aad_len) != 1 ||
+	    (ct_len && EVP_DecryptUpdate(c, pt, &l, ct, (int)ct_len) != 1) ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, JW_TAG_SIZE, t) != 1) {
+		ERR_clear_error();
+		return err_set(e, EIO, "A256GCM decryption setup failed");
+	}
+	r = EVP_DecryptFinal_ex(c, pt + (ct_len ? (size_t)l : 0), &l);
+	ERR_clear_error();
+	if (r != 1) {
+		OPENSSL_cleanse(pt, ct_len);
+		return err_set(e, EKEYREJECTED,
+			       "A256GCM authentication failed (tampered header, iv, ciphertext or tag, or a wrong key)");
+	}
+	return 0;
+}
