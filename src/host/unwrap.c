@@ -282,16 +282,39 @@ static int release(struct host_agent *a, const struct kp *kp,
 		return r;
 
 	kpj = json_loadb(kp_text, kp_len, JSON_REJECT_DUPLICATES, NULL);
-	req = json_object();
-	if (!kpj || !req ||
-	    json_object_set_new(req, "token", json_string(rel->token)) < 0 ||
-	    json_object_set(req, "kp", kpj) < 0)
-		return err_set(e, ENOMEM, "out of memory");
-	host_agent_progress(a, "asking for the transport key of VM %s, "
-			       "generation %llu (POST /v1/unwrap)",
-			    kp_vm_id(kp),
-			    (unsigned long long)kp_generation(kp));
-	r = host_client_request(c, "POST", "/v1/unwrap", req, &resp, e);
+	if (!kpj)
+		return err_set(e, EBADMSG, "key protector: not JSON");
+	for (int attempt = 0;; attempt++) {
+		json_decref(req);
+		req = json_object();
+		if (!req ||
+		    json_object_set_new(req, "token",
+					json_string(rel->token)) < 0 ||
+		    json_object_set(req, "kp", kpj) < 0)
+			return err_set(e, ENOMEM, "out of memory");
+		host_agent_progress(a, "asking for the transport key of VM %s, "
+				       "generation %llu (POST /v1/unwrap)",
+				    kp_vm_id(kp),
+				    (unsigned long long)kp_generation(kp));
+		host_client_response_clear(&resp);
+		r = host_client_request(c, "POST", "/v1/unwrap", req, &resp, e);
+		/* A token the service no longer takes (401: expired early,
+		 * signing key rotated, another HGS): attest once more. */
+		if (r != -EREMOTEIO || resp.status != 401 || o->no_attest ||
+		    rel->attested || attempt > 0)
+			break;
+		host_agent_progress(a, "the token was refused (%s): attesting "
+				       "again",
+				    resp.error);
+		if (e)
+			e->msg[0] = '\0';
+		free(rel->token);
+		rel->token = NULL;
+		r = host_agent_token(a, o->event_log, INT64_MAX / 4, false,
+				     &rel->token, &rel->attested, e);
+		if (r < 0)
+			return r;
+	}
 	snprintf(rel->url, sizeof(rel->url), "%s", resp.url);
 	if (r == -EREMOTEIO && ret_refusal)
 		*ret_refusal = refusal("unwrap", &resp);
