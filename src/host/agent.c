@@ -1525,6 +1525,9 @@ int host_agent_token(struct host_agent *a, const char *event_log,
 	r = state_read(a, F_TOKEN, TOKEN_MAX_SIZE, &jwt, &len, e);
 	if (r < 0 && r != -ENOENT)
 		return r;
+	/* a token put there by hand may end with a newline */
+	while (r == 0 && len && (jwt[len - 1] == '\n' || jwt[len - 1] == '\r'))
+		jwt[--len] = '\0';
 	if (r == 0 &&
 	    (no_attest || token_usable(a, (const char *)jwt, len, margin, why,
 				       sizeof(why)))) {
