@@ -345,7 +345,7 @@ static int state_read_key(struct host_agent *a, const char *name,
 		return r;
 	r = host_tpm_key_from_bytes(buf, len, ret, e);
 	if (r < 0)
-		err_prefix(e, "%s/%s: ", a->state_dir, name);
+		err_prefix(e, "%s/%s", a->state_dir, name);
 	return r;
 }
 
@@ -559,7 +559,7 @@ static int open_tpm(struct host_agent *a, struct host_tpm **ret,
 	int r = host_tpm_open(a->tcti, ret, e);
 
 	if (r < 0)
-		err_prefix(e, "TPM (%s): ", a->tcti);
+		err_prefix(e, "TPM (%s)", a->tcti);
 	return r;
 }
 
@@ -670,7 +670,7 @@ static int enroll(struct host_agent *a, struct host_tpm *t,
 					 &secret_len, e);
 	if (r == -EKEYREJECTED)
 		err_prefix(e, "the credential from %s was not made for this "
-			      "TPM's EK and AK: ",
+			      "TPM's EK and AK",
 			   resp.url);
 	if (r < 0)
 		return r;
@@ -740,7 +740,7 @@ int host_agent_init(struct host_agent *a,
 		 host_tpm_ek_type_to_string(io->ek));
 	r = host_tpm_ek_public(t, io->ek, &ek, e);
 	if (r < 0) {
-		err_prefix(e, "EK (%s): ", host_tpm_ek_type_to_string(io->ek));
+		err_prefix(e, "EK (%s)", host_tpm_ek_type_to_string(io->ek));
 		return r;
 	}
 	r = host_tpm_ek_cert(t, io->ek, &cert, &cert_len, e);
@@ -750,13 +750,13 @@ int host_agent_init(struct host_agent *a,
 			 host_tpm_ek_type_to_string(io->ek));
 		err_clear(e);
 	} else if (r < 0) {
-		err_prefix(e, "EK certificate: ");
+		err_prefix(e, "EK certificate");
 		return r;
 	}
 	progress(a, "creating the attestation key (%s)", ak_type);
 	r = host_tpm_ak_create(t, io->ak, &ak, e);
 	if (r < 0) {
-		err_prefix(e, "creating the AK: ");
+		err_prefix(e, "creating the AK");
 		return r;
 	}
 	r = enroll(a, t, io, &ek, cert, cert_len, &ak, &fin, ret_refusal, e);
@@ -783,7 +783,7 @@ int host_agent_init(struct host_agent *a,
 		progress(a, "creating the host transport key (%s)", tk_type);
 		r = host_tpm_transport_key_create(t, io->transport_key, &tk, e);
 		if (r < 0) {
-			err_prefix(e, "creating the transport key: ");
+			err_prefix(e, "creating the transport key");
 			return r;
 		}
 		r = state_write_key(a, F_TK, &tk, e);
@@ -898,12 +898,12 @@ static int attest_send(struct host_agent *a, const char *event_log,
 		return r;
 	r = file_read(event_log, EVENTLOG_MAX_SIZE, &raw, &raw_len, e);
 	if (r < 0) {
-		err_prefix(e, "event log: ");
+		err_prefix(e, "event log");
 		return r;
 	}
 	r = eventlog_parse(raw, raw_len, &log, e);
 	if (r < 0) {
-		err_prefix(e, "event log %s: ", event_log);
+		err_prefix(e, "event log %s", event_log);
 		return r;
 	}
 	r = get_client(a, &c, e);
@@ -950,12 +950,12 @@ static int attest_send(struct host_agent *a, const char *event_log,
 		    "transport key (TPM2_Certify)");
 	r = host_tpm_quote(t, &ak, banks, n_banks, nonce, nonce_len, q, e);
 	if (r < 0) {
-		err_prefix(e, "quote: ");
+		err_prefix(e, "quote");
 		return r;
 	}
 	r = host_tpm_certify(t, &ak, &tk, nonce, nonce_len, &cert, e);
 	if (r < 0) {
-		err_prefix(e, "certify: ");
+		err_prefix(e, "certify");
 		return r;
 	}
 
@@ -1351,24 +1351,24 @@ int host_agent_capture_baseline(struct host_agent *a,
 			       name, HGSD_NAME_MAX);
 	r = file_read(log_path, EVENTLOG_MAX_SIZE, &raw, &raw_len, e);
 	if (r < 0) {
-		err_prefix(e, "event log: ");
+		err_prefix(e, "event log");
 		return r;
 	}
 	r = eventlog_parse(raw, raw_len, &log, e);
 	if (r < 0) {
-		err_prefix(e, "event log %s: ", log_path);
+		err_prefix(e, "event log %s", log_path);
 		return r;
 	}
 	r = eventlog_check_digests(log, e);
 	if (r < 0) {
-		err_prefix(e, "event log %s: ", log_path);
+		err_prefix(e, "event log %s", log_path);
 		return r;
 	}
 	err_clear(e);
 	r = baseline_capture(log, name, log_path, NULL, BASELINE_DEFAULT_PCRS,
 			     &b, e);
 	if (r < 0) {
-		err_prefix(e, "baseline from %s: ", log_path);
+		err_prefix(e, "baseline from %s", log_path);
 		return r;
 	}
 	bj = baseline_to_json(b);
@@ -1383,7 +1383,7 @@ int host_agent_capture_baseline(struct host_agent *a,
 		return r;
 	r = host_tpm_ek_public(t, co->ek, &ek, e);
 	if (r < 0) {
-		err_prefix(e, "EK (%s): ", host_tpm_ek_type_to_string(co->ek));
+		err_prefix(e, "EK (%s)", host_tpm_ek_type_to_string(co->ek));
 		return r;
 	}
 	r = host_tpm_ek_cert(t, co->ek, &cert, &cert_len, e);
@@ -1391,7 +1391,7 @@ int host_agent_capture_baseline(struct host_agent *a,
 		cert = NULL;
 		err_clear(e);
 	} else if (r < 0) {
-		err_prefix(e, "EK certificate: ");
+		err_prefix(e, "EK certificate");
 		return r;
 	}
 
@@ -1541,7 +1541,7 @@ int host_agent_token(struct host_agent *a, const char *event_log,
 		 why);
 	r = host_agent_attest(a, event_log, NULL, e);
 	if (r < 0) {
-		err_prefix(e, "attestation: ");
+		err_prefix(e, "attestation");
 		return r;
 	}
 	free(jwt);

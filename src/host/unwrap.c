@@ -347,7 +347,7 @@ static int release(struct host_agent *a, const struct kp *kp,
 		return err_set(e, ENOMEM, "out of memory");
 	r = kp_parse(rel->next_text, strlen(rel->next_text), &rel->next, e);
 	if (r < 0) {
-		err_prefix(e, "%s: next_kp: ", resp.url);
+		err_prefix(e, "%s: next_kp", resp.url);
 		return r;
 	}
 	r = check_next(kp, rel->next, e);
@@ -363,7 +363,7 @@ static int release(struct host_agent *a, const struct kp *kp,
 		      &op.op, kid, pt, SEAL_MAX_PLAINTEXT, &pt_len, e);
 	if (r < 0) {
 		err_prefix(e, "the sealed answer does not open with this "
-			      "host's transport key: ");
+			      "host's transport key");
 		return r;
 	}
 	host_tpm_close(TAKE_PTR(t));
@@ -416,7 +416,7 @@ int host_unwrap_kp(struct host_agent *a, const char *kp_text, size_t len,
 	*ret = NULL;
 	r = kp_parse(kp_text, len, &kp, e);
 	if (r < 0) {
-		err_prefix(e, "key protector: ");
+		err_prefix(e, "key protector");
 		return r;
 	}
 	r = release(a, kp, kp_text, len, o, &rel, &refused, e);
@@ -578,7 +578,7 @@ static int vmdir_parse_kp(struct vmdir *d, const char *name, char **ret_text,
 		return r;
 	r = kp_parse((const char *)buf, len, ret, e);
 	if (r < 0) {
-		err_prefix(e, "%s/%s: ", d->path, name);
+		err_prefix(e, "%s/%s", d->path, name);
 		return r;
 	}
 	*ret_text = (char *)TAKE_PTR(buf);
@@ -621,7 +621,7 @@ static int recover(struct host_agent *a, struct vmdir *d, struct kp **ret_kp,
 	if (r == 0) {
 		r = host_secrets_binding(sec, sec_len, &b, e);
 		if (r < 0) {
-			err_prefix(e, "%s/%s: ", d->path, HOST_VM_SECRETS);
+			err_prefix(e, "%s/%s", d->path, HOST_VM_SECRETS);
 			return r;
 		}
 	}
@@ -793,7 +793,7 @@ int host_unwrap_vm(struct host_agent *a, const char *dir,
 		memcpy(b.kp_digest, kp_digest(kp), KP_DIGEST_SIZE);
 		r = host_secrets_open(sec, sec_len, rel.tk, &b, keys, e);
 		if (r < 0) {
-			err_prefix(e, "%s/%s: ", dir, HOST_VM_SECRETS);
+			err_prefix(e, "%s/%s", dir, HOST_VM_SECRETS);
 			goto done;
 		}
 	} else {

@@ -124,6 +124,8 @@ tampered_case() {
 	unchanged
 	ok "$1 tampered: the agent refuses the KP ($(head -c 140 "$W/sv.err"))"
 	unwrap_raw "$W/kp0" "$W/agent-host/token.jwt"
+	local verdict="$STATUS $(jq -r .error "$TMP/body")"
+	jq -e 'has("sealed") | not' "$TMP/body" >/dev/null || fail "a refusal carried a sealed key"
 	if [[ $STATUS == 400 ]]; then
 		expect_status 400 kp_malformed
 		audit_newest unwrap fail kp_malformed
@@ -131,7 +133,7 @@ tampered_case() {
 		expect_status 403 kp_signature_invalid
 		audit_newest unwrap fail kp_signature_invalid
 	fi
-	ok "$1 tampered: hgsd refuses it ($STATUS $(jq -r .error "$TMP/body"))"
+	ok "$1 tampered: hgsd refuses it ($verdict)"
 }
 
 case_kp_tampered_ciphertext() {
