@@ -34,6 +34,12 @@ host_key_token() {
 	jq -r .token "$TMP/body" >"$out"
 }
 
+# same_guardian A B: two metadata files describe the same guardian (the
+# signed payloads are equal; ECDSA signatures differ at every signing).
+same_guardian() {
+	[[ $(jq -r .payload "$1") == $(jq -r .payload "$2") ]]
+}
+
 # kps_setup: hgsd hgs1 running, host hk1 (host-key mode), its transport
 # key $TMP/tk.jwk (private) / tk.pub.jwk, a token $TMP/token, the
 # service's guardian metadata $TMP/hgs.json, an owner $TMP/owner.json and

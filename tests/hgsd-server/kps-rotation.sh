@@ -18,7 +18,7 @@ start_hgsd hgs2
 HGS2_BASE=$BASE_URL
 BASE_URL=$HGS1_BASE ADMIN=$HGS1_ADMIN
 BASE_URL=$HGS2_BASE http GET /v1/guardian
-cmp -s "$TMP/body" "$TMP/old.json" || fail "the two nodes serve different guardian metadata"
+same_guardian "$TMP/body" "$TMP/old.json" || fail "the two nodes serve different guardian keys"
 ok "two nodes, one primary guardian key ($old_id)"
 
 # ---- a new primary ----
@@ -31,13 +31,13 @@ audit_expect ".result == \"pass\" and .details.op == \"key-add\" and .details.ke
 http GET /v1/guardian
 expect_status 200
 cp "$TMP/body" "$TMP/new.json"
-cmp -s "$TMP/new.json" "$TMP/old.json" && fail "GET /v1/guardian still serves the old key"
+same_guardian "$TMP/new.json" "$TMP/old.json" && fail "GET /v1/guardian still serves the old key"
 admin GET "/v1/admin/guardian-keys/$new_id/export"
 expect_status 200
-cmp -s <(jq -S . "$TMP/body") <(jq -S . "$TMP/new.json") || fail "export differs from GET /v1/guardian"
+same_guardian "$TMP/body" "$TMP/new.json" || fail "export differs from GET /v1/guardian"
 sleep 1.2
 BASE_URL=$HGS2_BASE http GET /v1/guardian
-cmp -s "$TMP/body" "$TMP/new.json" || fail "node 2 did not pick up the new primary within the TTL"
+same_guardian "$TMP/body" "$TMP/new.json" || fail "node 2 did not pick up the new primary within the TTL"
 ok "new primary (ec-p384): served by this node at once and by the other within the TTL"
 
 new_kp "$TMP/kp-new.json" encryption-supported 0 "$TMP/new.json"
@@ -124,6 +124,6 @@ ok "admin input errors; the admin routes are not on the host listener"
 stop_all
 start_hgsd hgs1
 http GET /v1/guardian
-cmp -s "$TMP/body" "$TMP/new.json" || fail "restart changed the primary key"
+same_guardian "$TMP/body" "$TMP/new.json" || fail "restart changed the primary key"
 [[ $(sqlite3 "$TMP/state/hgsd.db" "SELECT count(*) FROM guardian_key") == 1 ]] || fail "restart added a key"
 ok "restart: same primary, no new key"
