@@ -44,11 +44,13 @@ case_full_flow() {
 	ok "hgsd's rollback record: generation 4"
 
 	# The TK of the current KP, as the owner recovers it, is nowhere on disk.
-	tk=$(owner_tk "$W/owner.json" "$W/vm/kp")
-	tkhex=$(printf '%s' "$tk" | tr '_-' '/+' | { b=$(cat); while ((${#b} % 4)); do b+="="; done; printf '%s' "$b"; } | base64 -d | od -An -tx1 | tr -d ' \n')
+	tkhex=$(owner_tk "$W/owner.json" "$W/vm/kp")
+	[[ ${#tkhex} == 64 ]] || fail "kp unwrap --owner printed '$tkhex'"
+	tk=$(printf '%b' "$(sed 's/../\\x&/g' <<<"$tkhex")" | basenc --base64url -w0 | tr -d '=')
 	for f in "$W"/vm/* "$W"/agent-host/*; do
 		grep -qF "$tk" "$f" && fail "$f holds the TK (base64url)"
-		od -An -tx1 "$f" | tr -d ' \n' | grep -q "$tkhex" && fail "$f holds the TK bytes"
+		grep -qiF "$tkhex" "$f" && fail "$f holds the TK (hex)"
+		od -An -tx1 -v "$f" | tr -d ' \n' | grep -q "$tkhex" && fail "$f holds the TK bytes"
 	done
 	ok "the current TK is in no file of the VM directory or the agent state"
 }

@@ -12,9 +12,9 @@
  *       Exit 1 with {"ok": false, "errno": "EKEYREJECTED", "message"}.
  *   kps_tool thumbprint --tk KEYFILE
  *       the RFC 7638 thumbprint of the transport key's public JWK.
- *   kps_tool tk-fingerprint B64URL-TK
- *       the fingerprint `shieldvm host unwrap` prints, for a TK recovered
- *       by the owner (`shieldvm kp unwrap --owner`).
+ *   kps_tool tk-fingerprint TK
+ *       the fingerprint `shieldvm host unwrap` prints, for a TK (hex, as
+ *       `shieldvm kp unwrap --owner` prints it, or base64url).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +26,7 @@
 
 #include "common/b64.h"
 #include "common/file.h"
+#include "common/hex.h"
 #include "common/util.h"
 #include "host/keyop.h"
 #include "host/secrets.h"
@@ -181,10 +182,16 @@ int main(int argc, char **argv)
 		size_t len = 0;
 		char fp[48];
 
-		if (b64url_decode(argv[2], strlen(argv[2]), tk, sizeof(tk),
-				  &len) < 0 ||
-		    len != sizeof(tk) || host_tk_fingerprint(tk, fp, &e) < 0) {
-			fprintf(stderr, "kps_tool: not a base64url 32-byte TK\n");
+		if (strlen(argv[2]) == 2 * sizeof(tk)) /* hex (kp unwrap) */
+			len = hex_decode(argv[2], tk, sizeof(tk)) == (int)sizeof(tk)
+				      ? sizeof(tk)
+				      : 0;
+		else if (b64url_decode(argv[2], strlen(argv[2]), tk,
+				       sizeof(tk), &len) < 0)
+			len = 0;
+		if (len != sizeof(tk) || host_tk_fingerprint(tk, fp, &e) < 0) {
+			fprintf(stderr, "kps_tool: not a 32-byte TK in hex or "
+					"base64url\n");
 			return 1;
 		}
 		OPENSSL_cleanse(tk, sizeof(tk));

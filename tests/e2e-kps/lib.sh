@@ -2,11 +2,11 @@
 # Harness of the e2e-kps suite: the e2e-attest fixture (swtpm "booted" by
 # replaying a real firmware log, hgsd on loopback with a temporary SQLite
 # store) with the real guarded-host agent (`shieldvm host`) as the host and
-# the owner's tools for guardians and key protectors.
+# the owner CLI (`shieldvm guardian`, `shieldvm kp`).
 #
 # Environment (tests/e2e-kps/meson.build): HGSD, HGSCTL, SHIELDVM,
-# E2E_CLIENT, REPLAY_LOG, KPS_TOOL (tests/hgsd-server/kps-tool: owner
-# guardians, KPs, tokens signed with a given key), E2E_KPS_TOOL (this
+# E2E_CLIENT, REPLAY_LOG, KPS_TOOL (tests/hgsd-server/kps-tool: tokens
+# signed with a given key, KP digests), E2E_KPS_TOOL (this
 # directory's kps_tool: sealed answers opened in a TPM),
 # SHIELDVM_TESTDATA.
 #
@@ -21,29 +21,35 @@
 mkdir -p "$TMP/ek-ca"
 VM_ID=0b7c7e52-3c4f-4d2e-9a61-5f0e8d3c2b1a
 
-# ---- owner side ---------------------------------------------------------------
+# ---- owner side: the owner CLI (shieldvm guardian, shieldvm kp) ---------------
 
 # owner_new NAME FILE: an owner guardian (private file, 0600).
 owner_new() {
-	"$KPS_TOOL" owner "$1" "$2" >/dev/null || fail "creating guardian $1"
+	"$SHIELDVM" guardian new "$1" --out "$2" >/dev/null 2>"$W/owner.err" ||
+		{ cat "$W/owner.err" >&2; fail "shieldvm guardian new $1"; }
 }
 
 # guardian_meta PRIVATE OUT: its signed public metadata.
 guardian_meta() {
-	"$KPS_TOOL" meta "$1" >"$2" || fail "exporting guardian $1"
+	"$SHIELDVM" guardian export "$1" --out "$2" || fail "shieldvm guardian export $1"
 }
 
-# kp_new OWNER POLICY OUT META...: a generation-0 KP for VM_ID.
+# kp_new OWNER POLICY OUT META...: a generation-0 KP for VM_ID (OUT is
+# replaced).
 kp_new() {
-	local owner=$1 policy=$2 out=$3
+	local owner=$1 policy=$2 out=$3 m args=()
 	shift 3
-	"$KPS_TOOL" kp-new "$owner" "$policy" "$VM_ID" 0 "$@" >"$out" || fail "kp new"
+	for m in "$@"; do args+=(--guardian "$m"); done
+	rm -f "$out"
+	"$SHIELDVM" kp new --owner "$owner" "${args[@]}" --policy "$policy" --vm-id "$VM_ID" \
+		--out "$out" 2>"$W/kp.err" || { cat "$W/kp.err" >&2; fail "shieldvm kp new"; }
 	chmod 600 "$out"
 }
 
-# owner_tk OWNER KP: the TK (base64url) as the owner unwraps it offline.
+# owner_tk OWNER KP: the TK (hex) as the owner unwraps it offline
+# (`shieldvm kp unwrap --owner`).
 owner_tk() {
-	"$KPS_TOOL" owner-tk "$1" "$2"
+	"$SHIELDVM" kp unwrap "$2" --owner "$1"
 }
 
 # ---- the host: swtpm + the shieldvm host agent -----------------------------------
