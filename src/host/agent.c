@@ -1484,7 +1484,7 @@ static bool token_usable(struct host_agent *a, const char *jwt, size_t len,
 			 int64_t margin, char *why, size_t why_len)
 {
 	_cleanup_(json_decrefp) json_t *claims = NULL;
-	json_t *exp, *jwk;
+	json_t *exp, *iat, *jwk;
 	char tk_thp[64], cnf_thp[64];
 	struct err e = { 0 };
 
@@ -1493,6 +1493,12 @@ static bool token_usable(struct host_agent *a, const char *jwt, size_t len,
 		return false;
 	}
 	exp = json_object_get(claims, "exp");
+	iat = json_object_get(claims, "iat");
+	/* short-lived tokens (lifetime under 4 margins): a quarter of it */
+	if (json_is_integer(exp) && json_is_integer(iat) &&
+	    json_integer_value(exp) > json_integer_value(iat) &&
+	    (json_integer_value(exp) - json_integer_value(iat)) / 4 < margin)
+		margin = (json_integer_value(exp) - json_integer_value(iat)) / 4;
 	if (!json_is_integer(exp) ||
 	    json_integer_value(exp) - (int64_t)time(NULL) < margin) {
 		snprintf(why, why_len, "it expires in less than %llds",

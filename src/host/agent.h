@@ -146,7 +146,8 @@ int host_agent_transport_key(struct host_agent *a, struct host_tpm_key *ret,
 			     struct err *e);
 
 /*
- * A health token that stays valid for at least margin more seconds and is
+ * A health token that stays valid for at least margin more seconds (or a
+ * quarter of its lifetime, if that is less) and is
  * bound to this host's transport key: token.jwt if it is, else (unless
  * no_attest) a fresh attestation with event_log (NULL: the default log).
  * *ret_jwt is malloc'ed; *ret_attested (optional) says whether it attested.
