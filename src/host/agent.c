@@ -1534,9 +1534,11 @@ int host_agent_token(struct host_agent *a, const char *event_log,
 	/* a token put there by hand may end with a newline */
 	while (r == 0 && len && (jwt[len - 1] == '\n' || jwt[len - 1] == '\r'))
 		jwt[--len] = '\0';
-	if (r == 0 &&
-	    (no_attest || token_usable(a, (const char *)jwt, len, margin, why,
-				       sizeof(why)))) {
+	if (r == 0 && margin < 0 && !no_attest)
+		snprintf(why, sizeof(why), "hgsd refused it");
+	else if (r == 0 &&
+		 (no_attest || token_usable(a, (const char *)jwt, len, margin,
+					    why, sizeof(why)))) {
 		*ret_jwt = (char *)TAKE_PTR(jwt);
 		return 0;
 	}

@@ -152,7 +152,8 @@ int host_agent_transport_key(struct host_agent *a, struct host_tpm_key *ret,
  * no_attest) a fresh attestation with event_log (NULL: the default log).
  * *ret_jwt is malloc'ed; *ret_attested (optional) says whether it attested.
  * With no_attest, a stored token is used whatever its expiry (tests and
- * diagnostics: hgsd judges it); -ENOENT when there is none.
+ * diagnostics: hgsd judges it); -ENOENT when there is none. margin < 0:
+ * attest whatever the stored token (hgsd has refused it).
  */
 int host_agent_token(struct host_agent *a, const char *event_log,
 		     int64_t margin, bool no_attest, char **ret_jwt,

@@ -310,7 +310,7 @@ static int release(struct host_agent *a, const struct kp *kp,
 			e->msg[0] = '\0';
 		free(rel->token);
 		rel->token = NULL;
-		r = host_agent_token(a, o->event_log, INT64_MAX / 4, false,
+		r = host_agent_token(a, o->event_log, -1, false,
 				     &rel->token, &rel->attested, e);
 		if (r < 0)
 			return r;
