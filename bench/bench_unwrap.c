@@ -990,6 +990,14 @@ int main(int argc, char **argv)
 	print_levels("release/s", res, n_levels);
 	printf("  full = HTTP round trip + JSON parse + seal_open_jwk on the client; HTTP = the "
 	       "POST /v1/unwrap round trip alone\n");
+	printf("  hgsd CPU per release (server cores / rate):");
+	for (unsigned i = 0; i < n_levels; i++)
+		if (res[i].rate > 0 && res[i].server_cores >= 0)
+			printf(" %.0f us (%u)", res[i].server_cores / res[i].rate * 1e6,
+			       res[i].clients);
+	if (floor_rate > 0)
+		printf("; crypto floor %.0f us", 1e6 / floor_rate);
+	printf("\n");
 	{
 		double best = 0, p99_64 = -1;
 

@@ -38,8 +38,7 @@ void host_keyop_init(struct host_keyop *k, struct host_tpm *t,
 	k->key = key;
 }
 
-int host_tpm_key_jwk(const struct host_tpm_key *k, json_t **ret,
-		     struct err *e)
+int host_tpm_key_jwk(const struct host_tpm_key *k, json_t **ret, struct err *e)
 {
 	_cleanup_(tpm2_key_freep) struct tpm2_key *key = NULL;
 	int r;

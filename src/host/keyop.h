@@ -27,5 +27,4 @@ int host_tpm_key_thumbprint(const struct host_tpm_key *k, char out[64],
 			    struct err *e);
 
 /* The public JWK of a TPM key (new reference). */
-int host_tpm_key_jwk(const struct host_tpm_key *k, json_t **ret,
-		     struct err *e);
+int host_tpm_key_jwk(const struct host_tpm_key *k, json_t **ret, struct err *e);

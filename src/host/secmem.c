@@ -27,14 +27,17 @@ int host_secmem_new(size_t size, struct host_secmem **ret, struct err *e)
 	void *p;
 
 	if (size > HOST_SECMEM_MAX)
-		return err_set(e, E2BIG, "locked memory: %zu bytes asked, "
-				   "limit is %u", size, HOST_SECMEM_MAX);
+		return err_set(e, E2BIG,
+			       "locked memory: %zu bytes asked, "
+			       "limit is %u",
+			       size, HOST_SECMEM_MAX);
 	total = (size + HDR_SIZE + page - 1) / page * page;
 	p = mmap(NULL, total, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
-		return err_set(e, ENOMEM, "locked memory: mmap of %zu bytes: %s",
-			       total, strerror(errno));
+		return err_set(e, ENOMEM,
+			       "locked memory: mmap of %zu bytes: %s", total,
+			       strerror(errno));
 	if (mlock(p, total) < 0) {
 		int r = errno;
 		struct rlimit rl = { 0 };

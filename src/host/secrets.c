@@ -122,7 +122,8 @@ int host_secrets_binding(const uint8_t *buf, size_t len,
 	if (memcmp(buf, MAGIC, 4) != 0)
 		return err_set(e, EBADMSG, "secrets file: bad magic");
 	if (get_u16(buf + 4) != VERSION)
-		return err_set(e, EBADMSG, "secrets file: version %u, expected %d",
+		return err_set(e, EBADMSG,
+			       "secrets file: version %u, expected %d",
 			       get_u16(buf + 4), VERSION);
 	if (get_u16(buf + 6) != HOST_SECRETS_N)
 		return err_set(e, EBADMSG, "secrets file: %u keys, expected %d",
@@ -152,15 +153,15 @@ static int gcm(bool enc, const uint8_t tk[KP_TK_SIZE], const uint8_t *iv,
 	    EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
 	    EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1)
 		goto done;
-	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE,
-					tag) != 1)
+	if (!enc &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE, tag) != 1)
 		goto done;
 	if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1) {
 		ok = -1;
 		goto done;
 	}
-	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE,
-				       tag) != 1)
+	if (enc &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE, tag) != 1)
 		goto done;
 	ok = 1;
 done:

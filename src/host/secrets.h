@@ -31,7 +31,7 @@ enum host_secret_id {
 	HOST_SECRETS_N,
 };
 #define HOST_SECRETS_HEADER_SIZE (4 + 2 + 2 + 8 + KP_DIGEST_SIZE + 12)
-#define HOST_SECRETS_FILE_SIZE                                                 \
+#define HOST_SECRETS_FILE_SIZE \
 	(HOST_SECRETS_HEADER_SIZE + HOST_SECRETS_N * HOST_SECRETS_KEY_SIZE + 16)
 
 /* The plaintext: lives in locked memory (host/secmem.h). */

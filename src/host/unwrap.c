@@ -30,7 +30,6 @@
 #define COMMIT_INFO "shieldvm kp commit v1"
 #define SECMEM_SIZE (SEAL_MAX_PLAINTEXT + 4096)
 
-
 static void response_clearp(struct host_client_response *r)
 {
 	host_client_response_clear(r);
@@ -48,9 +47,11 @@ static void json_wipe(json_t *j)
 		explicit_bzero((char *)json_string_value(j),
 			       json_string_length(j));
 	else if (json_is_object(j))
-		json_object_foreach(j, k, v) json_wipe(v);
+		json_object_foreach(j, k, v)
+			json_wipe(v);
 	else if (json_is_array(j))
-		json_array_foreach(j, i, v) json_wipe(v);
+		json_array_foreach(j, i, v)
+			json_wipe(v);
 }
 
 static void json_wipe_decrefp(json_t **j)
@@ -92,10 +93,10 @@ static json_t *refusal(const char *step, const struct host_client_response *r)
 
 struct release {
 	struct host_secmem *mem;
-	uint8_t *tk;      /* KP_TK_SIZE, locked */
+	uint8_t *tk;	  /* KP_TK_SIZE, locked */
 	uint8_t *next_tk; /* KP_TK_SIZE, locked */
 	struct kp *next;
-	char *next_text;  /* the next KP as JSON text */
+	char *next_text; /* the next KP as JSON text */
 	char *token;
 	char url[HOST_CLIENT_URL_MAX];
 	bool attested;
@@ -118,8 +119,8 @@ static bool same_digest(const uint8_t *a, const uint8_t *b)
 }
 
 /* A base64url member of the sealed plaintext into out (exactly n bytes). */
-static int get_secret(const json_t *pt, const char *key, uint8_t *out,
-		      size_t n, struct err *e)
+static int get_secret(const json_t *pt, const char *key, uint8_t *out, size_t n,
+		      struct err *e)
 {
 	json_t *v = json_object_get(pt, key);
 	size_t len = 0;
@@ -143,8 +144,10 @@ static int get_u64(const json_t *o, const char *key, uint64_t *ret,
 	json_t *v = json_object_get(o, key);
 
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return err_set(e, EBADMSG, "%s: '%s' missing or not a "
-				   "non-negative integer", what, key);
+		return err_set(e, EBADMSG,
+			       "%s: '%s' missing or not a "
+			       "non-negative integer",
+			       what, key);
 	*ret = (uint64_t)json_integer_value(v);
 	return 0;
 }
@@ -170,8 +173,8 @@ static int check_plaintext(const uint8_t *pt, size_t pt_len,
 			       "sealed answer: vm_id is not the KP's (%s)",
 			       kp_vm_id(kp));
 	if ((r = get_u64(j, "generation", &gen, "sealed answer", e)) < 0 ||
-	    (r = get_u64(j, "next_generation", &next_gen, "sealed answer",
-			 e)) < 0)
+	    (r = get_u64(j, "next_generation", &next_gen, "sealed answer", e)) <
+		    0)
 		return r;
 	if (gen != kp_generation(kp) || next_gen != gen + 1 ||
 	    next_gen != kp_generation(rel->next))
@@ -203,8 +206,7 @@ static int check_plaintext(const uint8_t *pt, size_t pt_len,
 }
 
 /* The next KP must be the same VM, owner, policy and configuration. */
-static int check_next(const struct kp *kp, const struct kp *next,
-		      struct err *e)
+static int check_next(const struct kp *kp, const struct kp *next, struct err *e)
 {
 	if (!streq(kp_vm_id(next), kp_vm_id(kp)))
 		return err_set(e, EBADMSG, "next_kp is for VM %s, not %s",
@@ -275,8 +277,8 @@ static int release(struct host_agent *a, const struct kp *kp,
 	if (r < 0)
 		return r;
 	r = host_agent_token(a, o->event_log,
-			     o->token_margin ? o->token_margin
-					     : HOST_UNWRAP_TOKEN_MARGIN,
+			     o->token_margin ? o->token_margin :
+					       HOST_UNWRAP_TOKEN_MARGIN,
 			     o->no_attest, &rel->token, &rel->attested, e);
 	if (r < 0)
 		return r;
@@ -288,12 +290,13 @@ static int release(struct host_agent *a, const struct kp *kp,
 		json_decref(req);
 		req = json_object();
 		if (!req ||
-		    json_object_set_new(req, "token",
-					json_string(rel->token)) < 0 ||
+		    json_object_set_new(req, "token", json_string(rel->token)) <
+			    0 ||
 		    json_object_set(req, "kp", kpj) < 0)
 			return err_set(e, ENOMEM, "out of memory");
-		host_agent_progress(a, "asking for the transport key of VM %s, "
-				       "generation %llu (POST /v1/unwrap)",
+		host_agent_progress(a,
+				    "asking for the transport key of VM %s, "
+				    "generation %llu (POST /v1/unwrap)",
 				    kp_vm_id(kp),
 				    (unsigned long long)kp_generation(kp));
 		host_client_response_clear(&resp);
@@ -303,15 +306,16 @@ static int release(struct host_agent *a, const struct kp *kp,
 		if (r != -EREMOTEIO || resp.status != 401 || o->no_attest ||
 		    rel->attested || attempt > 0)
 			break;
-		host_agent_progress(a, "the token was refused (%s): attesting "
-				       "again",
+		host_agent_progress(a,
+				    "the token was refused (%s): attesting "
+				    "again",
 				    resp.error);
 		if (e)
 			e->msg[0] = '\0';
 		free(rel->token);
 		rel->token = NULL;
-		r = host_agent_token(a, o->event_log, -1, false,
-				     &rel->token, &rel->attested, e);
+		r = host_agent_token(a, o->event_log, -1, false, &rel->token,
+				     &rel->attested, e);
 		if (r < 0)
 			return r;
 	}
@@ -324,21 +328,26 @@ static int release(struct host_agent *a, const struct kp *kp,
 	/* the answer must be about what we asked */
 	v = json_object_get(resp.body, "vm_id");
 	if (!json_is_string(v) || !streq(json_string_value(v), kp_vm_id(kp)))
-		return err_set(e, EBADMSG, "%s: /v1/unwrap answered for "
-				   "another VM", resp.url);
-	if ((r = get_u64(resp.body, "generation", &n, "/v1/unwrap answer",
-			 e)) < 0)
+		return err_set(e, EBADMSG,
+			       "%s: /v1/unwrap answered for "
+			       "another VM",
+			       resp.url);
+	if ((r = get_u64(resp.body, "generation", &n, "/v1/unwrap answer", e)) <
+	    0)
 		return r;
 	if (n != kp_generation(kp))
-		return err_set(e, EBADMSG, "%s: /v1/unwrap answered for "
-				   "generation %llu, we sent %llu", resp.url,
-			       (unsigned long long)n,
+		return err_set(e, EBADMSG,
+			       "%s: /v1/unwrap answered for "
+			       "generation %llu, we sent %llu",
+			       resp.url, (unsigned long long)n,
 			       (unsigned long long)kp_generation(kp));
 	sealed = json_object_get(resp.body, "sealed");
 	next = json_object_get(resp.body, "next_kp");
 	if (!json_is_string(sealed) || !json_is_object(next))
-		return err_set(e, EBADMSG, "%s: /v1/unwrap answer without "
-				   "'sealed' or 'next_kp'", resp.url);
+		return err_set(e, EBADMSG,
+			       "%s: /v1/unwrap answer without "
+			       "'sealed' or 'next_kp'",
+			       resp.url);
 	if (json_string_length(sealed) > SEAL_MAX_SIZE)
 		return err_set(e, E2BIG, "%s: sealed answer over %d bytes",
 			       resp.url, SEAL_MAX_SIZE);
@@ -627,8 +636,8 @@ static int recover(struct host_agent *a, struct vmdir *d, struct kp **ret_kp,
 	}
 	if (e)
 		e->msg[0] = '\0';
-	have_next = fstatat(d->dfd, HOST_VM_KP_NEXT, &st,
-			    AT_SYMLINK_NOFOLLOW) == 0;
+	have_next =
+		fstatat(d->dfd, HOST_VM_KP_NEXT, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	if (have_next && sec && !bound_to(&b, kp)) {
 		/* secrets re-encrypted for kp.next: it is the current KP */
 		r = vmdir_parse_kp(d, HOST_VM_KP_NEXT, &next_text, &next_len,
@@ -655,8 +664,9 @@ static int recover(struct host_agent *a, struct vmdir *d, struct kp **ret_kp,
 		text = TAKE_PTR(next_text);
 		len = next_len;
 		*ret_recovery = "adopted kp.next";
-		host_agent_progress(a, "%s: kp.next (generation %llu) holds "
-				       "the secrets' key: it is the current KP",
+		host_agent_progress(a,
+				    "%s: kp.next (generation %llu) holds "
+				    "the secrets' key: it is the current KP",
 				    d->path,
 				    (unsigned long long)kp_generation(kp));
 	} else if (have_next) {
@@ -700,8 +710,7 @@ static int commit(struct host_agent *a, const struct release *rel,
 
 	if (!key)
 		return err_set(e, ENOMEM, "locked memory too small");
-	r = host_hkdf_sha256(rel->next_tk, KP_TK_SIZE, COMMIT_INFO, key, 32,
-			     e);
+	r = host_hkdf_sha256(rel->next_tk, KP_TK_SIZE, COMMIT_INFO, key, 32, e);
 	if (r < 0)
 		return r;
 	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32,
@@ -726,8 +735,9 @@ static int commit(struct host_agent *a, const struct release *rel,
 	r = host_agent_client(a, &c, e);
 	if (r < 0)
 		return r;
-	host_agent_progress(a, "committing generation %llu of VM %s (POST "
-			       "/v1/unwrap/commit)",
+	host_agent_progress(a,
+			    "committing generation %llu of VM %s (POST "
+			    "/v1/unwrap/commit)",
 			    (unsigned long long)kp_generation(rel->next),
 			    kp_vm_id(rel->next));
 	r = host_client_request(c, "POST", "/v1/unwrap/commit", req, &resp, e);
@@ -797,8 +807,9 @@ int host_unwrap_vm(struct host_agent *a, const char *dir,
 			goto done;
 		}
 	} else {
-		host_agent_progress(a, "first start of VM %s: creating its "
-				       "keys",
+		host_agent_progress(a,
+				    "first start of VM %s: creating its "
+				    "keys",
 				    kp_vm_id(kp));
 		r = host_secrets_generate(keys, e);
 		if (r < 0)

@@ -34,7 +34,8 @@
 #include "common/err.h"
 #include "host/agent.h"
 
-#define HOST_UNWRAP_TOKEN_MARGIN 300 /* s: attest when the token expires sooner */
+#define HOST_UNWRAP_TOKEN_MARGIN \
+	300 /* s: attest when the token expires sooner */
 #define HOST_UNWRAP_CRASH_ENV "SHIELDVM_CRASH_AT"
 #define HOST_UNWRAP_CRASH_EXIT 99
 #define HOST_VM_KP "kp"
@@ -44,7 +45,7 @@
 struct host_unwrap_options {
 	const char *event_log; /* for an attestation; NULL: the default log */
 	int64_t token_margin;  /* seconds; 0: HOST_UNWRAP_TOKEN_MARGIN */
-	bool no_attest;        /* use token.jwt as it is, never attest */
+	bool no_attest;	       /* use token.jwt as it is, never attest */
 };
 
 /*

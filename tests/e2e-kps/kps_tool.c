@@ -35,10 +35,10 @@
 
 static int print_error(int r, const struct err *e)
 {
-	const char *name = r == -EKEYREJECTED ? "EKEYREJECTED"
-			   : r == -EBADMSG    ? "EBADMSG"
-			   : r == -EINVAL     ? "EINVAL"
-					      : "other";
+	const char *name = r == -EKEYREJECTED ? "EKEYREJECTED" :
+			   r == -EBADMSG      ? "EBADMSG" :
+			   r == -EINVAL	      ? "EINVAL" :
+						"other";
 	json_t *j = json_pack("{s:b, s:s, s:i, s:s}", "ok", 0, "errno", name,
 			      "code", -r, "message", err_str(e));
 
@@ -57,8 +57,8 @@ static int load_key(const char *path, struct host_tpm_key *k, struct err *e)
 	return r < 0 ? r : host_tpm_key_from_bytes(buf, len, k, e);
 }
 
-static int fp_member(json_t *pt, const char *in, json_t *out,
-		     const char *name, struct err *e)
+static int fp_member(json_t *pt, const char *in, json_t *out, const char *name,
+		     struct err *e)
 {
 	uint8_t tk[32];
 	size_t len = 0;
@@ -149,9 +149,10 @@ static int cmd_open(int argc, char **argv)
 		const char *k;
 		json_t *v;
 
-		json_object_foreach(j, k, v) if (json_is_string(v))
-			explicit_bzero((char *)json_string_value(v),
-				       json_string_length(v));
+		json_object_foreach(j, k, v)
+			if (json_is_string(v))
+				explicit_bzero((char *)json_string_value(v),
+					       json_string_length(v));
 	}
 	json_decref(j);
 	return 0;
@@ -183,11 +184,12 @@ int main(int argc, char **argv)
 		char fp[48];
 
 		if (strlen(argv[2]) == 2 * sizeof(tk)) /* hex (kp unwrap) */
-			len = hex_decode(argv[2], tk, sizeof(tk)) == (int)sizeof(tk)
-				      ? sizeof(tk)
-				      : 0;
-		else if (b64url_decode(argv[2], strlen(argv[2]), tk,
-				       sizeof(tk), &len) < 0)
+			len = hex_decode(argv[2], tk, sizeof(tk)) ==
+					      (int)sizeof(tk) ?
+				      sizeof(tk) :
+				      0;
+		else if (b64url_decode(argv[2], strlen(argv[2]), tk, sizeof(tk),
+				       &len) < 0)
 			len = 0;
 		if (len != sizeof(tk) || host_tk_fingerprint(tk, fp, &e) < 0) {
 			fprintf(stderr, "kps_tool: not a 32-byte TK in hex or "
