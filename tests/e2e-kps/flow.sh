@@ -53,6 +53,18 @@ case_full_flow() {
 		od -An -tx1 -v "$f" | tr -d ' \n' | grep -q "$tkhex" && fail "$f holds the TK bytes"
 	done
 	ok "the current TK is in no file of the VM directory or the agent state"
+
+	# one start at a time: a held lock on the directory refuses a second
+	flock -n "$W/vm" sleep 10 &
+	holder=$!
+	sleep 0.3
+	sv host unwrap "$W/vm" --json --quiet
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	[[ $SV_RC == 3 ]] && grep -q "in use by another start" "$W/sv.err" ||
+		{ cat "$W/sv.err" >&2; fail "concurrent start: exit $SV_RC"; }
+	[[ $(dir_state "$W/vm") == "kp secrets" ]] || fail "a refused concurrent start changed the directory"
+	ok "a second, concurrent start of the same VM is refused (flock)"
 }
 
 # `host unwrap KP`: a release without roll or commit; the same TK each time.
@@ -83,6 +95,14 @@ case_one_shot() {
 	jq -e '.attested == true' "$W/sv.out" >/dev/null || fail "did not attest without a token"
 	[[ -f $W/agent-host/token.jwt ]] || fail "no token stored"
 	ok "without a token the agent attests first"
+
+	# fail-over across hgsd URLs: a dead one first
+	sv_ok host unwrap "$W/vm/kp" --hgs http://127.0.0.1:1 --hgs "$BASE_URL" --json --quiet
+	jq -e --arg u "$BASE_URL" '.url == $u and .generation == 0' "$W/sv.out" >/dev/null ||
+		{ cat "$W/sv.out" >&2; fail "fail-over"; }
+	sv host unwrap "$W/vm/kp" --hgs http://127.0.0.1:1 --json --quiet
+	[[ $SV_RC == 4 ]] || { cat "$W/sv.err" >&2; fail "no hgsd reachable: exit $SV_RC, expected 4"; }
+	ok "fail-over from a dead URL; exit 4 when no hgsd answers"
 
 	# usage errors
 	sv host unwrap
