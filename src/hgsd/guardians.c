@@ -254,11 +254,28 @@ void guardians_free(struct guardians *g)
 	free(g);
 }
 
+/* Does the key table (ids, enabled, primary) still say what set does? */
+static bool set_current(const struct guardian_set *set,
+			const struct store_guardian *v, size_t n)
+{
+	if (!set || set->n != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!streq(set->keys[i].id, v[i].id) ||
+		    set->keys[i].enabled != v[i].enabled ||
+		    set->keys[i].primary != v[i].primary)
+			return false;
+	return true;
+}
+
 int guardians_get(struct guardians *g, struct guardian_set **ret,
 		  struct err *e)
 {
 	struct guardian_set *stale = NULL, *fresh = NULL;
+	struct store_guardian *v = NULL;
 	int64_t t = now_ms();
+	size_t n = 0;
+	bool same;
 	int r;
 
 	pthread_mutex_lock(&g->lock);
@@ -268,7 +285,23 @@ int guardians_get(struct guardians *g, struct guardian_set **ret,
 		pthread_mutex_unlock(&g->lock);
 		return 0;
 	}
-	/* Rebuild under the lock: one store read per TTL, not per thread. */
+	/* Re-read under the lock: one store read per TTL, not per thread.
+	 * First without the secrets: when nothing changed (the usual case)
+	 * the snapshot is kept, keys and metadata signature included. */
+	r = store_guardian_list(g->store, false, &v, &n, e);
+	if (r < 0) {
+		pthread_mutex_unlock(&g->lock);
+		return r;
+	}
+	same = set_current(g->cur, v, n);
+	store_guardians_free(v, n);
+	if (same) {
+		g->cur->built_ms = t;
+		g->cur->refs++;
+		*ret = g->cur;
+		pthread_mutex_unlock(&g->lock);
+		return 0;
+	}
 	r = load(g->store, &fresh, e);
 	if (r < 0) {
 		pthread_mutex_unlock(&g->lock);
