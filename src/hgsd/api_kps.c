@@ -131,6 +131,15 @@ static int kps_store_error(struct http_request *rq, struct kps_req *q, int r,
 	return api_store_error(rq, r, e, what);
 }
 
+/* The audit record of a success could not be written: 503, nothing
+ * released (api_audit logged why). */
+static int kps_unaudited(struct http_request *rq)
+{
+	http_error(rq, 503, "unavailable",
+		   "the audit log is unavailable; retry (another node)");
+	return -EAGAIN;
+}
+
 /* base64url without padding of n bytes into out (4 * ceil(n / 3) + 1). */
 static void b64url_encode(const uint8_t *in, size_t n, char *out)
 {
@@ -546,13 +555,18 @@ int api_unwrap_post(struct http_request *rq)
 		goto out;
 	}
 	kp_digest_text(kp_digest(next), nd);
-	api_audit(rq, kps_host(&q), "unwrap", "pass",
-		  kps_details(&q,
-			      json_pack("{s:s, s:I, s:s}", "policy",
-					kp_policy_to_string(kp_policy(q.kp)),
-					"next_generation",
-					(json_int_t)kp_generation(next),
-					"next_kp_digest", nd)));
+	/* Fail closed: no release that the audit log does not record. */
+	r = api_audit(rq, kps_host(&q), "unwrap", "pass",
+		      kps_details(&q, json_pack("{s:s, s:I, s:s}", "policy",
+						kp_policy_to_string(
+							kp_policy(q.kp)),
+						"next_generation",
+						(json_int_t)kp_generation(next),
+						"next_kp_digest", nd)));
+	if (r < 0) {
+		r = kps_unaudited(rq);
+		goto out;
+	}
 	r = http_reply(rq, 200,
 		       json_pack("{s:s, s:I, s:I, s:s, s:O}", "vm_id",
 				 kp_vm_id(q.kp), "generation",
@@ -612,8 +626,14 @@ int api_unwrap_commit_post(struct http_request *rq)
 		r = kps_store_error(rq, &q, r, &e, "rollback record");
 		goto out;
 	}
-	api_audit(rq, kps_host(&q), "unwrap-commit", "pass",
-		  kps_details(&q, NULL));
+	/* The record is written; an unaudited commit answers 503 and the
+	 * host's retry (idempotent) gets audited. */
+	r = api_audit(rq, kps_host(&q), "unwrap-commit", "pass",
+		      kps_details(&q, NULL));
+	if (r < 0) {
+		r = kps_unaudited(rq);
+		goto out;
+	}
 	r = http_reply(rq, 200,
 		       json_pack("{s:s, s:I, s:b}", "vm_id", kp_vm_id(q.kp),
 				 "generation", (json_int_t)kp_generation(q.kp),
