@@ -20,6 +20,18 @@ int cmd_tpm2_name(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_host(int argc, char **argv);
+int cmd_guardian(int argc, char **argv);
+int cmd_kp(int argc, char **argv);
+
+struct guardian;
+/* A private guardian file: a regular file (not a symlink) whose mode gives
+ * group and others no access; parsed and its buffer wiped. On failure one
+ * line on stderr says why (and how to fix a loose mode). */
+int cli_load_private_guardian(const char *cmd, const char *path,
+			      struct guardian **ret);
+/* Signed guardian metadata (guardian export, GET /v1/guardian). */
+int cli_load_guardian_metadata(const char *cmd, const char *path,
+			       struct guardian **ret);
 
 /* Exit codes shared by all subcommands. */
 #define EXIT_OK 0

@@ -14,6 +14,8 @@ static const struct cmd commands[] = {
 	{ "credential", cmd_credential, "make a TPM2 credential for an EK (MakeCredential)" },
 	{ "ekcert", cmd_ekcert, "validate an EK certificate chain" },
 	{ "tpm2-name", cmd_tpm2_name, "compute the TPM name of a public area" },
+	{ "guardian", cmd_guardian, "VM owner: make a guardian, export its metadata" },
+	{ "kp", cmd_kp, "VM owner: key protectors: new, show, grant, revoke, unwrap" },
 	{ "host", cmd_host, "guarded-host agent: enroll, attest, status, capture-baseline" },
 };
 
