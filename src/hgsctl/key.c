@@ -15,7 +15,7 @@
 
 DEFINE_CLEANUP_FUNC(struct table, table_free)
 
-#define KEY_ID_MAX 63u   /* RFC 7638 thumbprint, base64url (43 chars) */
+#define KEY_ID_MAX 63u /* RFC 7638 thumbprint, base64url (43 chars) */
 #define KEY_NAME_MAX 127u
 
 static void key_usage(FILE *f)
@@ -67,13 +67,15 @@ static void print_key(const json_t *k, const char *verb)
 	       hgsctl_json_str(k, "name", "?"),
 	       hgsctl_json_str(k, "algorithm", "?"),
 	       hgsctl_json_bool(k, "primary", false) ? ", primary" :
-	       hgsctl_json_bool(k, "enabled", false) ? "" : ", disabled");
+	       hgsctl_json_bool(k, "enabled", false) ? "" :
+						       ", disabled");
 }
 
 static int key_list(struct hgsctl *ctx, int argc, char **argv)
 {
-	static const char *const headers[] = { "ID", "NAME", "ALGORITHM",
-					       "PRIMARY", "ENABLED", "CREATED" };
+	static const char *const headers[] = { "ID",	    "NAME",
+					       "ALGORITHM", "PRIMARY",
+					       "ENABLED",   "CREATED" };
 	_cleanup_(json_decrefp) json_t *reply = NULL;
 	_cleanup_(table_freep) struct table *t = NULL;
 	const json_t *keys;
@@ -155,7 +157,8 @@ static int key_add(struct hgsctl *ctx, int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		hgsctl_error("key add", "unexpected argument '%s'", argv[optind]);
+		hgsctl_error("key add", "unexpected argument '%s'",
+			     argv[optind]);
 		return HGSCTL_EXIT_USAGE;
 	}
 	if (name && (!name[0] || strlen(name) > KEY_NAME_MAX)) {
@@ -171,8 +174,10 @@ static int key_add(struct hgsctl *ctx, int argc, char **argv)
 		return HGSCTL_EXIT_USAGE;
 	}
 	req = json_object();
-	if (!req || (name && json_object_set_new(req, "name", json_string(name)) < 0) ||
-	    (alg && json_object_set_new(req, "algorithm", json_string(alg)) < 0) ||
+	if (!req ||
+	    (name && json_object_set_new(req, "name", json_string(name)) < 0) ||
+	    (alg &&
+	     json_object_set_new(req, "algorithm", json_string(alg)) < 0) ||
 	    (primary && json_object_set_new(req, "primary", json_true()) < 0)) {
 		hgsctl_error("key add", "--name: not UTF-8 text");
 		return HGSCTL_EXIT_USAGE;

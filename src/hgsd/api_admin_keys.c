@@ -129,7 +129,8 @@ int api_admin_gkeys_export(struct http_request *rq)
 			}
 		store_guardians_free(v, n);
 		if (!g.id[0]) {
-			http_error(rq, 404, "not_found", "no primary guardian key");
+			http_error(rq, 404, "not_found",
+				   "no primary guardian key");
 			return -ENOENT;
 		}
 	} else {
@@ -173,18 +174,19 @@ static int gkey_add(struct http_request *rq, json_t *details)
 	json_object_foreach(rq->body, key, v) {
 		if (!streq(key, "name") && !streq(key, "algorithm") &&
 		    !streq(key, "primary")) {
-			http_error(rq, 400, "bad_request", "unknown field '%.64s'",
-				   key);
+			http_error(rq, 400, "bad_request",
+				   "unknown field '%.64s'", key);
 			return -EBADMSG;
 		}
 	}
 	if ((r = api_get_string(rq, rq->body, "name", false, GUARDIAN_NAME_MAX,
 				&name)) < 0 ||
-	    (r = api_get_string(rq, rq->body, "algorithm", false, 16,
-				&alg_s)) < 0)
+	    (r = api_get_string(rq, rq->body, "algorithm", false, 16, &alg_s)) <
+		    0)
 		return r;
 	if (prim && !json_is_boolean(prim)) {
-		http_error(rq, 400, "bad_request", "field 'primary' must be a boolean");
+		http_error(rq, 400, "bad_request",
+			   "field 'primary' must be a boolean");
 		return -EBADMSG;
 	}
 	if (alg_s && guardian_alg_from_string(alg_s, &alg) < 0) {

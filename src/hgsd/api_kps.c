@@ -40,9 +40,9 @@
 #include "kp/seal.h"
 
 #define KPS_COMMIT_INFO "shieldvm kp commit v1" /* HKDF info of the MAC key */
-#define KPS_MAC_SIZE 32                         /* HMAC-SHA256 */
-#define KPS_B64_32 44                           /* base64url of 32 bytes + NUL */
-#define KPS_SEALED_PT_MAX 640                   /* the sealed plaintext */
+#define KPS_MAC_SIZE 32				/* HMAC-SHA256 */
+#define KPS_B64_32 44	      /* base64url of 32 bytes + NUL */
+#define KPS_SEALED_PT_MAX 640 /* the sealed plaintext */
 
 enum kps_action { KPS_UNWRAP, KPS_COMMIT };
 
@@ -53,8 +53,8 @@ struct kps_req {
 	struct token_claims claims;
 	bool have_claims;
 	struct kp *kp;
-	char digest[48];          /* KP digest, base64url; "" before parsing */
-	const char *key_id;       /* the guardian key that unwrapped */
+	char digest[48];    /* KP digest, base64url; "" before parsing */
+	const char *key_id; /* the guardian key that unwrapped */
 	struct guardian_set *set;
 };
 
@@ -82,8 +82,10 @@ static json_t *kps_details(const struct kps_req *q, json_t *extra)
 		json_object_set_new(d, "vm_id", json_string(kp_vm_id(q->kp)));
 		json_object_set_new(d, "kp_digest", json_string(q->digest));
 		json_object_set_new(d, "generation",
-				    json_integer((json_int_t)kp_generation(q->kp)));
-		json_object_set_new(d, "owner", json_string(kp_owner(q->kp)->id));
+				    json_integer(
+					    (json_int_t)kp_generation(q->kp)));
+		json_object_set_new(d, "owner",
+				    json_string(kp_owner(q->kp)->id));
 	}
 	if (q->key_id)
 		json_object_set_new(d, "key_id", json_string(q->key_id));
@@ -123,9 +125,19 @@ static int kps_store_error(struct http_request *rq, struct kps_req *q, int r,
 			   const struct err *e, const char *what)
 {
 	api_audit(rq, kps_host(q), action_name(q->action), "error",
-		  kps_details(q, json_pack("{s:s, s:s}", "reason", "unavailable",
-					   "message", err_str(e))));
+		  kps_details(q,
+			      json_pack("{s:s, s:s}", "reason", "unavailable",
+					"message", err_str(e))));
 	return api_store_error(rq, r, e, what);
+}
+
+/* The audit record of a success could not be written: 503, nothing
+ * released (api_audit logged why). */
+static int kps_unaudited(struct http_request *rq)
+{
+	http_error(rq, 503, "unavailable",
+		   "the audit log is unavailable; retry (another node)");
+	return -EAGAIN;
 }
 
 /* base64url without padding of n bytes into out (4 * ceil(n / 3) + 1). */
@@ -188,7 +200,8 @@ static int kps_commit_mac(const uint8_t tk[KP_TK_SIZE],
 	size_t len = 0;
 	int r = -EIO;
 	OSSL_PARAM kp[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, sha256, 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, sha256,
+						 0),
 		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
 						  (void *)tk, KP_TK_SIZE),
 		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info,
@@ -196,7 +209,8 @@ static int kps_commit_mac(const uint8_t tk[KP_TK_SIZE],
 		OSSL_PARAM_construct_end(),
 	};
 	OSSL_PARAM mp[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256, 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256,
+						 0),
 		OSSL_PARAM_construct_end(),
 	};
 
@@ -224,7 +238,7 @@ static int kps_commit_mac(const uint8_t tk[KP_TK_SIZE],
 static int kps_check_body(struct http_request *rq, struct kps_req *q,
 			  const char **ret_jwt, uint8_t mac[KPS_MAC_SIZE])
 {
-	const json_t *tok, *kpj, *macj;
+	const json_t *tok, *kpj;
 	_cleanup_free_ char *text = NULL;
 	const char *key;
 	json_t *v;
@@ -234,8 +248,9 @@ static int kps_check_body(struct http_request *rq, struct kps_req *q,
 
 	if (!rq->body)
 		return kps_refuse(rq, q, 400, "malformed_json", "%s",
-				  rq->body_error ? rq->body_error
-						 : "the body is not a JSON object");
+				  rq->body_error ?
+					  rq->body_error :
+					  "the body is not a JSON object");
 	json_object_foreach(rq->body, key, v) {
 		if (!streq(key, "token") && !streq(key, "kp") &&
 		    !(q->action == KPS_COMMIT && streq(key, "mac")))
@@ -256,7 +271,8 @@ static int kps_check_body(struct http_request *rq, struct kps_req *q,
 				  "field 'kp' must be a key protector (a JSON "
 				  "object)");
 	if (q->action == KPS_COMMIT) {
-		macj = json_object_get(rq->body, "mac");
+		const json_t *macj = json_object_get(rq->body, "mac");
+
 		if (!json_is_string(macj) ||
 		    b64url_decode(json_string_value(macj),
 				  json_string_length(macj), mac, KPS_MAC_SIZE,
@@ -296,11 +312,11 @@ static int kps_check_token(struct http_request *rq, struct kps_req *q,
 			     &e);
 
 	if (r == -ETIME)
-		return kps_refuse(rq, q, 401, "token_expired", "health token: %s",
-				  err_str(&e));
+		return kps_refuse(rq, q, 401, "token_expired",
+				  "health token: %s", err_str(&e));
 	if (r == -EBADMSG || r == -EKEYREJECTED || r == -EINVAL)
-		return kps_refuse(rq, q, 401, "token_invalid", "health token: %s",
-				  err_str(&e));
+		return kps_refuse(rq, q, 401, "token_invalid",
+				  "health token: %s", err_str(&e));
 	if (r < 0)
 		return r;
 	q->have_claims = true;
@@ -331,8 +347,8 @@ static int kps_check_host(struct http_request *rq, struct kps_req *q)
 	enabled = h.enabled;
 	store_host_clear(&h);
 	if (!enabled)
-		return kps_refuse(rq, q, 403, "host_disabled", "host %s is disabled",
-				  q->claims.host);
+		return kps_refuse(rq, q, 403, "host_disabled",
+				  "host %s is disabled", q->claims.host);
 	return 0;
 }
 
@@ -355,9 +371,11 @@ static int kps_check_unwrap(struct http_request *rq, struct kps_req *q,
 		q->key_id = (*ret_key)->id;
 		return 0;
 	case -ENOKEY:
-		return kps_refuse(rq, q, 403, "kp_no_guardian", "%s", err_str(&e));
+		return kps_refuse(rq, q, 403, "kp_no_guardian", "%s",
+				  err_str(&e));
 	case -EKEYREVOKED:
-		return kps_refuse(rq, q, 403, "kp_key_disabled", "%s", err_str(&e));
+		return kps_refuse(rq, q, 403, "kp_key_disabled", "%s",
+				  err_str(&e));
 	case -EKEYREJECTED:
 		return kps_refuse(rq, q, 403, "kp_decrypt_failed", "%s",
 				  err_str(&e));
@@ -369,8 +387,8 @@ static int kps_check_unwrap(struct http_request *rq, struct kps_req *q,
 static const char *status_name(enum token_status s)
 {
 	return s == TOKEN_AFFIRMING ? "affirming" :
-	       s == TOKEN_WARNING  ? "warning" :
-				     "contraindicated";
+	       s == TOKEN_WARNING   ? "warning" :
+				      "contraindicated";
 }
 
 /* 5. The KP's policy fits the token. */
@@ -385,15 +403,16 @@ static int kps_check_policy(struct http_request *rq, struct kps_req *q)
 	else
 		ok = (c->mode == TOKEN_MODE_TPM ||
 		      c->mode == TOKEN_MODE_HOST_KEY) &&
-		     (c->status == TOKEN_AFFIRMING || c->status == TOKEN_WARNING);
+		     (c->status == TOKEN_AFFIRMING ||
+		      c->status == TOKEN_WARNING);
 	if (!ok)
 		return kps_refuse(rq, q, 403, "policy_not_satisfied",
 				  "policy %s needs %s; the token says "
 				  "attestation mode %s, status %s",
 				  kp_policy_to_string(kp_policy(q->kp)),
-				  kp_policy(q->kp) == KP_POLICY_SHIELDED
-					  ? "TPM-mode attestation, affirming"
-					  : "an affirming or warning attestation",
+				  kp_policy(q->kp) == KP_POLICY_SHIELDED ?
+					  "TPM-mode attestation, affirming" :
+					  "an affirming or warning attestation",
 				  mode, status_name(c->status));
 	return 0;
 }
@@ -536,12 +555,18 @@ int api_unwrap_post(struct http_request *rq)
 		goto out;
 	}
 	kp_digest_text(kp_digest(next), nd);
-	api_audit(rq, kps_host(&q), "unwrap", "pass",
-		  kps_details(&q, json_pack("{s:s, s:I, s:s}", "policy",
-					    kp_policy_to_string(kp_policy(q.kp)),
-					    "next_generation",
-					    (json_int_t)kp_generation(next),
-					    "next_kp_digest", nd)));
+	/* Fail closed: no release that the audit log does not record. */
+	r = api_audit(rq, kps_host(&q), "unwrap", "pass",
+		      kps_details(&q, json_pack("{s:s, s:I, s:s}", "policy",
+						kp_policy_to_string(
+							kp_policy(q.kp)),
+						"next_generation",
+						(json_int_t)kp_generation(next),
+						"next_kp_digest", nd)));
+	if (r < 0) {
+		r = kps_unaudited(rq);
+		goto out;
+	}
 	r = http_reply(rq, 200,
 		       json_pack("{s:s, s:I, s:I, s:s, s:O}", "vm_id",
 				 kp_vm_id(q.kp), "generation",
@@ -591,9 +616,9 @@ int api_unwrap_commit_post(struct http_request *rq)
 			       "VM %s: generation %" PRIu64 " was committed%s; "
 			       "this KP is generation %" PRIu64,
 			       kp_vm_id(q.kp), cur.generation,
-			       cur.generation == kp_generation(q.kp)
-				       ? " with another KP"
-				       : "",
+			       cur.generation == kp_generation(q.kp) ?
+				       " with another KP" :
+				       "",
 			       kp_generation(q.kp));
 		goto out;
 	}
@@ -601,8 +626,14 @@ int api_unwrap_commit_post(struct http_request *rq)
 		r = kps_store_error(rq, &q, r, &e, "rollback record");
 		goto out;
 	}
-	api_audit(rq, kps_host(&q), "unwrap-commit", "pass",
-		  kps_details(&q, NULL));
+	/* The record is written; an unaudited commit answers 503 and the
+	 * host's retry (idempotent) gets audited. */
+	r = api_audit(rq, kps_host(&q), "unwrap-commit", "pass",
+		      kps_details(&q, NULL));
+	if (r < 0) {
+		r = kps_unaudited(rq);
+		goto out;
+	}
 	r = http_reply(rq, 200,
 		       json_pack("{s:s, s:I, s:b}", "vm_id", kp_vm_id(q.kp),
 				 "generation", (json_int_t)kp_generation(q.kp),

@@ -15,7 +15,9 @@
  * made through any node: each node re-reads the key table when its
  * snapshot is older than GUARDIANS_TTL_MS, so a change reaches every node
  * within that time; the node that made the change drops its snapshot at
- * once (guardians_invalidate). Only enabled keys are parsed and held in
+ * once (guardians_invalidate). The re-read lists ids and flags only; the
+ * keys are parsed again (and the metadata signed again) only when those
+ * changed. Only enabled keys are parsed and held in
  * memory (private halves included); of disabled keys only the ids are
  * kept, to tell "a key of ours, disabled" from "not ours".
  */

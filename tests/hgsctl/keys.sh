@@ -26,7 +26,13 @@ http GET /v1/guardian
 [[ $(jq -r .payload "$TMP/body") == $(jq -r .payload "$TMP/export-primary.json") ]] || fail "key export differs from GET /v1/guardian"
 expect 0 key export "$first"
 [[ $(jq -r .payload "$TMP/out") == $(jq -r .payload "$TMP/export-primary.json") ]] || fail "key export ID differs from key export"
-ok "key export [ID]: the signed metadata GET /v1/guardian serves"
+# what owners do with it: a KP for this service's guardian
+"$SHIELDVM" guardian new owner --out "$TMP/owner.guardian" >/dev/null 2>&1
+"$SHIELDVM" kp new --owner "$TMP/owner.guardian" --guardian "$TMP/export-primary.json" \
+	--policy shielded --out "$TMP/kp.json" 2>/dev/null
+"$SHIELDVM" kp show "$TMP/kp.json" --json | jq -e --arg id "$first" '.guardians[0].id == $id' >/dev/null ||
+	fail "a KP made from 'hgsctl key export' does not name the key"
+ok "key export [ID]: the signed metadata GET /v1/guardian serves; shieldvm kp new takes it"
 
 # ---- add ----
 expect 0 key add --name fabric-b --algorithm ec-p384
@@ -37,7 +43,7 @@ out_jq '.algorithm == "rsa3072" and .primary and .enabled and .name == "hgs"'
 third=$(jq -r .id "$TMP/out")
 expect 0 key list --json
 out_jq "[.keys[] | select(.primary)] | length == 1 and .[0].id == \"$third\""
-out_jq "[.keys[].id] == [\"$first\", \"$second\", \"$third\"]"
+out_jq "[.keys[].id] | sort == ([\"$first\", \"$second\", \"$third\"] | sort)"
 expect 0 key export "$second"
 expect 0 key export
 out_jq '.payload | type == "string"'

@@ -196,6 +196,31 @@ oversize)
 	http POST /v1/unwrap/commit -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/big.json"
 	expect_status 413 payload_too_large
 	;;
+audit-down)
+	# A release the audit log cannot record is not made (fail closed).
+	sqlite3 "$TMP/state/hgsd.db" "CREATE TRIGGER no_pass BEFORE INSERT ON audit
+		WHEN NEW.result = 'pass' AND NEW.action LIKE 'unwrap%'
+		BEGIN SELECT RAISE(ABORT, 'audit log down'); END;"
+	unwrap "$TMP/kp0.json"
+	expect_status 503 unavailable
+	no_secret
+	grep -q '"event":"audit_failed"' "$TMP/hgs1.log" || fail "no audit_failed log line"
+	sqlite3 "$TMP/state/hgsd.db" "DROP TRIGGER no_pass"
+	unwrap "$TMP/kp0.json"
+	expect_status 200
+	open_sealed
+	sqlite3 "$TMP/state/hgsd.db" "CREATE TRIGGER no_pass BEFORE INSERT ON audit
+		WHEN NEW.result = 'pass' AND NEW.action LIKE 'unwrap%'
+		BEGIN SELECT RAISE(ABORT, 'audit log down'); END;"
+	commit "$TMP/next.json" "$(jq -r .next_tk "$TMP/sealed.json")"
+	expect_status 503 unavailable
+	sqlite3 "$TMP/state/hgsd.db" "DROP TRIGGER no_pass"
+	commit "$TMP/next.json" "$(jq -r .next_tk "$TMP/sealed.json")"
+	expect_status 200
+	# and refusals go on being refused
+	unwrap "$TMP/kp0.json"
+	expect_refused 409 kp_rolled_back unwrap
+	;;
 *)
 	fail "unknown case $case_name"
 	;;

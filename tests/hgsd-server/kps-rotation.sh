@@ -7,6 +7,7 @@
 # second node on the same store picks the changes up within the TTL, and
 # every admin change is audited.
 . "$(dirname "$0")/kps-lib.sh"
+: "${SHIELDVM:?SHIELDVM must point at the shieldvm binary}"
 
 kps_setup
 old_id=$(sqlite3 "$TMP/state/hgsd.db" "SELECT id FROM guardian_key WHERE is_primary")
@@ -73,6 +74,23 @@ sleep 1.2
 BASE_URL=$HGS2_BASE unwrap "$TMP/kp-old.json"
 expect_status 403 kp_key_disabled
 ok "a disabled key releases nothing (on both nodes); a KP for both keys unwraps with the enabled one"
+
+# The owner moves the VM to the new key with the real CLI (kp grant: same
+# TK, next generation), from the metadata the service serves.
+"$SHIELDVM" kp grant "$TMP/kp-old.json" --owner "$TMP/owner.json" --guardian "$TMP/new.json" \
+	--out "$TMP/kp-granted.json" >/dev/null
+unwrap "$TMP/kp-granted.json"
+expect_status 200
+open_sealed
+[[ $(jq -r .tk "$TMP/sealed.json") == $(kps owner-tk "$TMP/owner.json" "$TMP/kp-old.json") ]] ||
+	fail "kp grant changed the TK"
+jq -e '.generation == 1' "$TMP/sealed.json" >/dev/null || fail "the granted KP is not generation 1"
+# and a KP made by 'shieldvm kp new' for the served metadata unwraps
+"$SHIELDVM" kp new --owner "$TMP/owner.json" --guardian "$TMP/new.json" --policy encryption-supported \
+	--out "$TMP/kp-cli.json" >/dev/null
+unwrap "$TMP/kp-cli.json"
+expect_status 200
+ok "shieldvm kp grant moves a VM to the new key; shieldvm kp new KPs unwrap"
 
 admin POST "/v1/admin/guardian-keys/$old_id/primary"
 expect_status 409 conflict

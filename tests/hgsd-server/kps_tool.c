@@ -258,7 +258,8 @@ static int cmd_mac(int argc, char **argv)
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
 	OSSL_PARAM p[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, sha256, 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, sha256,
+						 0),
 		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, tk,
 						  sizeof(tk)),
 		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, info, 0),
@@ -277,7 +278,8 @@ static int cmd_mac(int argc, char **argv)
 	if (!kctx || EVP_KDF_derive(kctx, key, sizeof(key), p) != 1)
 		die("HKDF failed");
 	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, sizeof(key),
-		       kp_digest(kp), KP_DIGEST_SIZE, mac, sizeof(mac), &mlen) ||
+		       kp_digest(kp), KP_DIGEST_SIZE, mac, sizeof(mac),
+		       &mlen) ||
 	    mlen != sizeof(mac))
 		die("HMAC failed");
 	b64url_print(mac, sizeof(mac));
@@ -371,11 +373,11 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int argc, char **argv);
 	} cmds[] = {
-		{ "owner", cmd_owner },	    { "kp-new", cmd_kp_new },
-		{ "meta", cmd_meta },
-		{ "jwk-gen", cmd_jwk_gen }, { "open", cmd_open },
-		{ "mac", cmd_mac },	    { "digest", cmd_digest },
-		{ "owner-tk", cmd_owner_tk }, { "token", cmd_token },
+		{ "owner", cmd_owner },	  { "kp-new", cmd_kp_new },
+		{ "meta", cmd_meta },	  { "jwk-gen", cmd_jwk_gen },
+		{ "open", cmd_open },	  { "mac", cmd_mac },
+		{ "digest", cmd_digest }, { "owner-tk", cmd_owner_tk },
+		{ "token", cmd_token },
 	};
 
 	if (argc < 2)
