@@ -53,6 +53,7 @@ int cmd_baseline(struct hgsctl *ctx, int argc, char **argv);
 int cmd_rule(struct hgsctl *ctx, int argc, char **argv);
 int cmd_token(struct hgsctl *ctx, int argc, char **argv);
 int cmd_audit(struct hgsctl *ctx, int argc, char **argv);
+int cmd_key(struct hgsctl *ctx, int argc, char **argv);
 
 /* "hgsctl: WHAT: message" on stderr. */
 void hgsctl_error(const char *what, const char *fmt, ...)

@@ -17,6 +17,8 @@ static const struct hgsctl_cmd commands[] = {
 	  "list, enable or disable attestation policy rules" },
 	{ "token", cmd_token, "verify a health token" },
 	{ "audit", cmd_audit, "list audit records" },
+	{ "key", cmd_key,
+	  "list, add, set-primary, enable, disable, remove or export guardian keys" },
 };
 
 static void usage(FILE *f)

@@ -22,6 +22,11 @@ const struct http_route api_host_routes[] = {
 	{ "POST", "/v1/enroll", api_enroll_post, HTTP_ROUTE_BODY },
 	{ "POST", "/v1/enroll/finish", api_enroll_finish_post, HTTP_ROUTE_BODY },
 	{ "POST", "/v1/attest", api_attest_post, HTTP_ROUTE_BODY },
+	{ "GET", "/v1/guardian", api_guardian_get, 0 },
+	{ "POST", "/v1/unwrap", api_unwrap_post,
+	  HTTP_ROUTE_BODY | HTTP_ROUTE_BODY_ERRORS },
+	{ "POST", "/v1/unwrap/commit", api_unwrap_commit_post,
+	  HTTP_ROUTE_BODY | HTTP_ROUTE_BODY_ERRORS },
 };
 const size_t api_host_routes_n = ARRAY_SIZE(api_host_routes);
 
@@ -42,6 +47,14 @@ const struct http_route api_admin_routes[] = {
 	{ "POST", "/v1/admin/rules/*/disable", api_admin_rules_disable, 0 },
 	{ "POST", "/v1/admin/tokens/verify", api_admin_tokens_verify, HTTP_ROUTE_BODY },
 	{ "GET", "/v1/admin/audit", api_admin_audit_list, 0 },
+	{ "GET", "/v1/admin/guardian-keys", api_admin_gkeys_list, 0 },
+	{ "POST", "/v1/admin/guardian-keys", api_admin_gkeys_add, HTTP_ROUTE_BODY },
+	{ "GET", "/v1/admin/guardian-keys/*", api_admin_gkeys_show, 0 },
+	{ "GET", "/v1/admin/guardian-keys/*/export", api_admin_gkeys_export, 0 },
+	{ "POST", "/v1/admin/guardian-keys/*/primary", api_admin_gkeys_set_primary, 0 },
+	{ "POST", "/v1/admin/guardian-keys/*/enable", api_admin_gkeys_enable, 0 },
+	{ "POST", "/v1/admin/guardian-keys/*/disable", api_admin_gkeys_disable, 0 },
+	{ "DELETE", "/v1/admin/guardian-keys/*", api_admin_gkeys_remove, 0 },
 };
 const size_t api_admin_routes_n = ARRAY_SIZE(api_admin_routes);
 

@@ -21,6 +21,7 @@
 #include "attest/nonce.h"
 #include "common/err.h"
 #include "hgsd/config.h"
+#include "hgsd/guardians.h"
 #include "hgsd/http.h"
 #include "hgsd/keys.h"
 #include "hgsd/policy_cache.h"
@@ -34,6 +35,7 @@ struct api_ctx {
 	const uint8_t *nonce_key;     /* NONCE_KEY_SIZE bytes, mlocked */
 	struct ekcert_cas *ek_cas;    /* NULL: no EK CA configured */
 	struct policy_cache *policies; /* the attestation policy (shared) */
+	struct guardians *guardians;  /* guardian keys (key protection) */
 	bool has_admin_group;
 	gid_t admin_gid;
 	int64_t started;              /* Unix seconds */
@@ -57,6 +59,9 @@ int api_keys_get(struct http_request *rq);
 int api_enroll_post(struct http_request *rq);        /* api_enroll.c */
 int api_enroll_finish_post(struct http_request *rq);
 int api_attest_post(struct http_request *rq);        /* api_attest.c */
+int api_guardian_get(struct http_request *rq);       /* api_kps.c */
+int api_unwrap_post(struct http_request *rq);
+int api_unwrap_commit_post(struct http_request *rq);
 
 /* Admin API (api_admin.c). */
 int api_admin_check(struct http_request *rq, const char **why);
@@ -75,6 +80,19 @@ int api_admin_rules_enable(struct http_request *rq);
 int api_admin_rules_disable(struct http_request *rq);
 int api_admin_tokens_verify(struct http_request *rq);
 int api_admin_audit_list(struct http_request *rq);
+/* Run an admin change handler and audit it (action "admin", details.op
+ * op, result from the reply's status). */
+int api_admin_audited(struct http_request *rq, const char *op, const char *host,
+		      int (*fn)(struct http_request *rq, json_t *details));
+/* Guardian keys (api_admin_keys.c). */
+int api_admin_gkeys_list(struct http_request *rq);
+int api_admin_gkeys_add(struct http_request *rq);
+int api_admin_gkeys_show(struct http_request *rq);
+int api_admin_gkeys_export(struct http_request *rq);
+int api_admin_gkeys_set_primary(struct http_request *rq);
+int api_admin_gkeys_enable(struct http_request *rq);
+int api_admin_gkeys_disable(struct http_request *rq);
+int api_admin_gkeys_remove(struct http_request *rq);
 
 /* ---- helpers (api.c) ---- */
 

@@ -84,6 +84,12 @@ static int audited(struct http_request *rq, const char *op, const char *host,
 	return r;
 }
 
+int api_admin_audited(struct http_request *rq, const char *op, const char *host,
+		      int (*fn)(struct http_request *rq, json_t *details))
+{
+	return audited(rq, op, host, fn);
+}
+
 /* ---- hosts ---- */
 
 static json_t *host_modes_json(unsigned modes)

@@ -40,6 +40,7 @@ struct http_conn_state {
 	char rid[24];
 	char peer_text[64];
 	char *param;
+	char body_error[256]; /* HTTP_ROUTE_BODY_ERRORS */
 	char *buf; /* body, at most max_body bytes */
 	size_t len, cap;
 	size_t received; /* all body bytes seen, kept or not */
@@ -234,34 +235,39 @@ unsigned http_json_depth(const char *buf, size_t len)
 	return max;
 }
 
-/* Parse the body of a route that needs one. 0: parsed; 1: a 400 reply was
- * made; negative errno: failed (500). */
-static int parse_body(struct http_conn_state *st)
+/* Parse the body of a route that needs one. 0: parsed; 1: not a JSON
+ * object: a 400 reply was made, or with lax (HTTP_ROUTE_BODY_ERRORS) the
+ * reason is in st->body_error for the handler; negative errno: failed
+ * (500). */
+static int parse_body(struct http_conn_state *st, bool lax)
 {
+	char *why = st->body_error;
+	size_t size = sizeof(st->body_error);
 	json_error_t jerr;
-	json_t *j;
-	int r;
+	json_t *j = NULL;
 
 	if (!st->len)
-		r = http_error(&st->rq, 400, "bad_request",
-			       "the request needs a JSON object body");
+		snprintf(why, size, "the request needs a JSON object body");
 	else if (http_json_depth(st->buf, st->len) > HGSD_JSON_MAX_DEPTH)
-		r = http_error(&st->rq, 400, "bad_request",
-			       "JSON nested deeper than %u levels",
-			       HGSD_JSON_MAX_DEPTH);
+		snprintf(why, size, "JSON nested deeper than %u levels",
+			 HGSD_JSON_MAX_DEPTH);
 	else if (!(j = json_loadb(st->buf, st->len, JSON_REJECT_DUPLICATES, &jerr)))
-		r = http_error(&st->rq, 400, "bad_request",
-			       "body is not valid JSON: %s (line %d, column %d)",
-			       jerr.text, jerr.line, jerr.column);
+		snprintf(why, size, "body is not valid JSON: %s (line %d, column %d)",
+			 jerr.text, jerr.line, jerr.column);
 	else if (!json_is_object(j)) {
 		json_decref(j);
-		r = http_error(&st->rq, 400, "bad_request",
-			       "the body must be a JSON object");
+		snprintf(why, size, "the body must be a JSON object");
 	} else {
 		st->rq.body = j;
 		return 0;
 	}
-	return r < 0 ? r : 1;
+	if (lax) {
+		st->rq.body_error = why;
+		return 1;
+	}
+	if (http_error(&st->rq, 400, "bad_request", "%s", why) < 0)
+		return -ENOMEM;
+	return 1;
 }
 
 /* ---- routing ---- */
@@ -341,9 +347,10 @@ static int dispatch(struct http_conn_state *st)
 		st->rq.param = st->param;
 	}
 	if (found->flags & HTTP_ROUTE_BODY) {
-		int r = parse_body(st);
+		bool lax = found->flags & HTTP_ROUTE_BODY_ERRORS;
+		int r = parse_body(st, lax);
 
-		if (r != 0)
+		if (r < 0 || (r > 0 && !lax))
 			return r < 0 ? r : 0;
 	}
 	return found->fn(&st->rq);

@@ -28,6 +28,10 @@ typedef int (*http_handler_fn)(struct http_request *rq);
 
 enum {
 	HTTP_ROUTE_BODY = 1u << 0, /* the handler needs a JSON object body */
+	/* With HTTP_ROUTE_BODY: a body that is not a JSON object still
+	 * reaches the handler, with body NULL and body_error saying why, so
+	 * the handler can answer (and audit) it its own way. */
+	HTTP_ROUTE_BODY_ERRORS = 1u << 1,
 };
 
 struct http_route {
@@ -57,6 +61,7 @@ struct http_request {
 	const char *path;   /* decoded, without the query */
 	const char *param;  /* the '*' segment of the route, or NULL */
 	json_t *body;       /* HTTP_ROUTE_BODY routes: the parsed object */
+	const char *body_error; /* HTTP_ROUTE_BODY_ERRORS: why body is NULL */
 	const char *rid;    /* request id (logs, X-Request-Id) */
 	bool admin;         /* came in on the admin listener */
 	struct http_peer peer;

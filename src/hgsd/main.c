@@ -39,6 +39,7 @@
 #include "hgsd/api.h"
 #include "hgsd/config.h"
 #include "hgsd/http.h"
+#include "hgsd/guardians.h"
 #include "hgsd/keys.h"
 #include "hgsd/log.h"
 #include "hgsd/store.h"
@@ -532,6 +533,7 @@ static void cleanup(struct daemon_state *d)
 	if (d->admin_fd >= 0)
 		close(d->admin_fd);
 	keys_free(d->ctx.keys);
+	guardians_free(d->ctx.guardians);
 	policy_cache_free(d->ctx.policies);
 	store_close(d->ctx.store);
 	ekcert_cas_free(d->ctx.ek_cas);
@@ -572,6 +574,17 @@ static int run(struct daemon_state *d, const sigset_t *sigs)
 		  keys_primary(d->ctx.keys)->kid);
 	if (policy_cache_new(d->ctx.store, d->cfg.policy_id, &d->ctx.policies, &e) < 0)
 		return fail("policy_failed", &e);
+	if (guardians_new(d->ctx.store, &d->ctx.guardians, &e) < 0)
+		return fail("guardian_keys_failed", &e);
+	{
+		struct guardian_set *set = NULL;
+
+		if (guardians_get(d->ctx.guardians, &set, &e) < 0)
+			return fail("guardian_keys_failed", &e);
+		log_event(LOG_LEVEL_NOTICE, NULL, "guardian_key", "{s:s}", "id",
+			  guardian_set_primary_id(set));
+		guardians_put(d->ctx.guardians, set);
+	}
 	if (start_servers(d, &e) < 0)
 		return fail("http_start_failed", &e);
 	if (d->ready_fd >= 0) {

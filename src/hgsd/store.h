@@ -162,6 +162,72 @@ int store_key_set_primary(struct store *s, const char *kid, struct err *e);
 int store_key_set_enabled(struct store *s, const char *kid, bool enabled,
 			  struct err *e);
 
+/* ---- guardian keys (Key Protection Service, docs/hgsd.md) ---- */
+
+#define STORE_GUARDIAN_ID_MAX 63u    /* RFC 7638 thumbprint: 43 chars */
+#define STORE_GUARDIAN_ALG_MAX 15u   /* "ec-p256", "rsa4096", ... */
+#define STORE_GUARDIAN_JSON_MAX (64u * 1024) /* private guardian JSON */
+
+struct store_guardian {
+	char id[STORE_GUARDIAN_ID_MAX + 1];  /* the guardian's id (thumbprint) */
+	char name[128];
+	char algorithm[STORE_GUARDIAN_ALG_MAX + 1];
+	char *private_json; /* the private guardian file's text: a secret,
+			     * wiped before free */
+	bool primary;
+	bool enabled;
+	int64_t created;    /* Unix seconds */
+};
+
+void store_guardian_clear(struct store_guardian *g); /* wipes private_json */
+void store_guardians_free(struct store_guardian *v, size_t n);
+/* The same invariants as token signing keys: at most one primary (a second
+ * primary: -EEXIST), the primary is enabled (-EINVAL). g->created 0 means
+ * now. -EEXIST also for an id that is taken. */
+int store_guardian_add(struct store *s, const struct store_guardian *g,
+		       struct err *e);
+/* Ordered by creation time, then id. with_private false leaves
+ * private_json NULL (listings that need no secret). */
+int store_guardian_list(struct store *s, bool with_private,
+			struct store_guardian **ret, size_t *ret_n,
+			struct err *e);
+int store_guardian_get(struct store *s, const char *id,
+		       struct store_guardian *ret, struct err *e); /* -ENOENT */
+/* One transaction: the old primary is demoted. -ENOENT unknown id,
+ * -EINVAL a disabled key. */
+int store_guardian_set_primary(struct store *s, const char *id,
+			       struct err *e);
+/* -EINVAL: disabling the primary key. */
+int store_guardian_set_enabled(struct store *s, const char *id, bool enabled,
+			       struct err *e);
+/* Only a disabled, non-primary key: -EINVAL otherwise, -ENOENT unknown. */
+int store_guardian_remove(struct store *s, const char *id, struct err *e);
+
+/* ---- rollback records of key protectors ---- */
+
+/* Per (owner guardian id, VM id): the generation and KP digest the host
+ * committed last. Keyed by owner so that another owner's KP naming the
+ * same vm_id cannot block this VM. */
+struct store_vm_record {
+	uint64_t generation;
+	uint8_t digest[32];
+	int64_t updated;   /* Unix seconds of the last change */
+};
+
+#define STORE_VM_ID_MAX 63u
+#define STORE_VM_GENERATION_MAX ((uint64_t)1 << 53)
+
+int store_vm_get(struct store *s, const char *owner, const char *vm_id,
+		 struct store_vm_record *ret, struct err *e); /* -ENOENT */
+/* Atomic compare-and-set: with no record, or a record of a lower
+ * generation, store (generation, digest); with a record of this
+ * generation and this digest, succeed without change; otherwise (an older
+ * generation, or this generation with another digest) -ESTALE and *ret_cur
+ * (may be NULL) holds the record. now 0 means the system clock. */
+int store_vm_commit(struct store *s, const char *owner, const char *vm_id,
+		    uint64_t generation, const uint8_t digest[32], int64_t now,
+		    struct store_vm_record *ret_cur, struct err *e);
+
 /* ---- audit ---- */
 
 struct store_audit {

@@ -116,6 +116,16 @@ enum stmt_id {
 	ST_SETTING_GET,
 	ST_SETTING_PUT,
 	ST_SETTING_GET_OR_CREATE,
+	ST_GUARDIAN_ADD,
+	ST_GUARDIAN_LIST,
+	ST_GUARDIAN_LIST_PUBLIC,
+	ST_GUARDIAN_GET,
+	ST_GUARDIAN_UNSET_PRIMARY,
+	ST_GUARDIAN_SET_PRIMARY,
+	ST_GUARDIAN_SET_ENABLED,
+	ST_GUARDIAN_REMOVE,
+	ST_VM_GET,
+	ST_VM_PUT,
 	ST_KEY_ADD,
 	ST_KEY_LIST,
 	ST_KEY_UNSET_PRIMARY,
@@ -133,6 +143,9 @@ enum stmt_id {
 #define HOST_COLUMNS                                                           \
 	"SELECT id, name, modes, enabled, created, ek_name, ek_pub, ek_cert, " \
 	"host_key_pem FROM host "
+#define GUARDIAN_COLUMNS                                                       \
+	"SELECT id, name, algorithm, private_json, is_primary, enabled, "     \
+	"created FROM guardian_key "
 #define AUDIT_COLUMNS                                                          \
 	"SELECT id, time, host, action, result, details FROM audit "
 
@@ -184,6 +197,29 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_SETTING_GET_OR_CREATE] =
 		"INSERT INTO setting(key, value) VALUES (?1, ?2) "
 		"ON CONFLICT(key) DO UPDATE SET value = value RETURNING value",
+	[ST_GUARDIAN_ADD] = "INSERT INTO guardian_key(id, name, algorithm, "
+			    "private_json, is_primary, enabled, created) "
+			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_GUARDIAN_LIST] = GUARDIAN_COLUMNS "ORDER BY created, id",
+	[ST_GUARDIAN_LIST_PUBLIC] =
+		"SELECT id, name, algorithm, NULL, is_primary, enabled, created "
+		"FROM guardian_key ORDER BY created, id",
+	[ST_GUARDIAN_GET] = GUARDIAN_COLUMNS "WHERE id = ?1",
+	[ST_GUARDIAN_UNSET_PRIMARY] = "UPDATE guardian_key SET is_primary = 0 "
+				      "WHERE is_primary AND id <> ?1",
+	[ST_GUARDIAN_SET_PRIMARY] = "UPDATE guardian_key SET is_primary = 1 "
+				    "WHERE id = ?1",
+	[ST_GUARDIAN_SET_ENABLED] = "UPDATE guardian_key SET enabled = ?2 "
+				    "WHERE id = ?1",
+	[ST_GUARDIAN_REMOVE] = "DELETE FROM guardian_key WHERE id = ?1 "
+			       "AND NOT enabled AND NOT is_primary",
+	[ST_VM_GET] = "SELECT generation, digest, updated FROM vm_rollback "
+		      "WHERE owner = ?1 AND vm_id = ?2",
+	[ST_VM_PUT] = "INSERT INTO vm_rollback(owner, vm_id, generation, "
+		      "digest, updated) VALUES (?1, ?2, ?3, ?4, ?5) "
+		      "ON CONFLICT(owner, vm_id) DO UPDATE SET "
+		      "generation = excluded.generation, "
+		      "digest = excluded.digest, updated = excluded.updated",
 	[ST_KEY_ADD] = "INSERT INTO signing_key(kid, private_pem, is_primary, "
 		       "enabled, created) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_KEY_LIST] = "SELECT kid, private_pem, is_primary, enabled, created "
@@ -1904,6 +1940,397 @@ int store_setting_get_or_create(struct store *s, const char *key,
 	*ret = TAKE_PTR(v);
 	if (ret_len)
 		*ret_len = vlen;
+	return 0;
+}
+
+/* ---- guardian keys ---- */
+
+void store_guardian_clear(struct store_guardian *g)
+{
+	if (!g)
+		return;
+	if (g->private_json) {
+		explicit_bzero(g->private_json, strlen(g->private_json));
+		free(g->private_json);
+	}
+	*g = (struct store_guardian){ 0 };
+}
+
+void store_guardians_free(struct store_guardian *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_guardian_clear(&v[i]);
+	free(v);
+}
+
+int store_guardian_add(struct store *s, const struct store_guardian *g,
+		       struct err *e)
+{
+	_cleanup_lease_ struct lease l = { 0 };
+	sqlite3_stmt *st;
+	int r;
+
+	if (!g)
+		return err_set(e, EINVAL, "store: no guardian key given");
+	r = check_text(g->id, STORE_GUARDIAN_ID_MAX, "guardian key id", e);
+	if (r < 0)
+		return r;
+	r = check_text(g->name, sizeof(g->name) - 1, "guardian key name", e);
+	if (r < 0)
+		return r;
+	r = check_text(g->algorithm, STORE_GUARDIAN_ALG_MAX,
+		       "guardian key algorithm", e);
+	if (r < 0)
+		return r;
+	r = check_text(g->private_json, STORE_GUARDIAN_JSON_MAX,
+		       "private guardian", e);
+	if (r < 0)
+		return r;
+	r = lease_get(s, true, &l, e);
+	if (r < 0)
+		return r;
+	r = lease_stmt(&l, ST_GUARDIAN_ADD, &st, e);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, g->algorithm, -1, SQLITE_STATIC) !=
+		    SQLITE_OK ||
+	    sqlite3_bind_text(st, 4, g->private_json, -1, SQLITE_STATIC) !=
+		    SQLITE_OK ||
+	    sqlite3_bind_int(st, 5, g->primary) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 6, g->enabled) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 7, now_or(g->created)) != SQLITE_OK)
+		return db_fail(l.c->db, e, "guardian key '%s'", g->id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(l.c->db, e, "adding guardian key '%s'%s", g->id,
+			       g->primary ? " as primary" : "");
+	return 0;
+}
+
+static int guardian_from_row(sqlite3_stmt *st, struct store_guardian *g,
+			     struct err *e)
+{
+	int r;
+
+	*g = (struct store_guardian){ 0 };
+	r = col_text_fixed(st, 0, g->id, sizeof(g->id), e);
+	if (r >= 0)
+		r = col_text_fixed(st, 1, g->name, sizeof(g->name), e);
+	if (r >= 0)
+		r = col_text_fixed(st, 2, g->algorithm, sizeof(g->algorithm), e);
+	if (r >= 0)
+		r = col_text(st, 3, &g->private_json, e);
+	if (r < 0) {
+		store_guardian_clear(g);
+		return r;
+	}
+	g->primary = sqlite3_column_int(st, 4) != 0;
+	g->enabled = sqlite3_column_int(st, 5) != 0;
+	g->created = sqlite3_column_int64(st, 6);
+	return 0;
+}
+
+int store_guardian_list(struct store *s, bool with_private,
+			struct store_guardian **ret, size_t *ret_n,
+			struct err *e)
+{
+	_cleanup_lease_ struct lease l = { 0 };
+	struct store_guardian *v = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc, r;
+
+	r = lease_get(s, false, &l, e);
+	if (r < 0)
+		return r;
+	r = lease_stmt(&l,
+		       with_private ? ST_GUARDIAN_LIST : ST_GUARDIAN_LIST_PUBLIC,
+		       &st, e);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (list_grow((void **)&v, &cap, n, sizeof(*v)) < 0) {
+			store_guardians_free(v, n);
+			return err_set(e, ENOMEM, "store: out of memory");
+		}
+		r = guardian_from_row(st, &v[n], e);
+		if (r < 0) {
+			store_guardians_free(v, n);
+			return r;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		store_guardians_free(v, n);
+		return db_fail(l.c->db, e, "listing guardian keys");
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int store_guardian_get(struct store *s, const char *id,
+		       struct store_guardian *ret, struct err *e)
+{
+	_cleanup_lease_ struct lease l = { 0 };
+	sqlite3_stmt *st;
+	int rc, r;
+
+	r = check_text(id, STORE_GUARDIAN_ID_MAX, "guardian key id", e);
+	if (r < 0)
+		return r;
+	r = lease_get(s, false, &l, e);
+	if (r < 0)
+		return r;
+	r = lease_stmt(&l, ST_GUARDIAN_GET, &st, e);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+		return db_fail(l.c->db, e, "guardian key '%s'", id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return err_set(e, ENOENT, "store: no guardian key '%s'", id);
+	if (rc != SQLITE_ROW)
+		return db_fail(l.c->db, e, "reading guardian key '%s'", id);
+	return guardian_from_row(st, ret, e);
+}
+
+int store_guardian_set_primary(struct store *s, const char *id,
+			       struct err *e)
+{
+	_cleanup_lease_ struct lease l = { 0 };
+	sqlite3_stmt *st;
+	int r;
+
+	r = check_text(id, STORE_GUARDIAN_ID_MAX, "guardian key id", e);
+	if (r < 0)
+		return r;
+	r = lease_get(s, true, &l, e);
+	if (r < 0)
+		return r;
+	/* as store_key_set_primary: demote, then promote, one transaction */
+	r = lease_exec(&l, ST_BEGIN, e);
+	if (r < 0)
+		return r;
+	r = lease_stmt(&l, ST_GUARDIAN_UNSET_PRIMARY, &st, e);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+		return db_fail(l.c->db, e, "guardian key '%s'", id);
+	r = step_done(&l, st, e, "demoting the primary guardian key");
+	if (r < 0)
+		return r;
+	r = lease_stmt(&l, ST_GUARDIAN_SET_PRIMARY, &st, e);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+		return db_fail(l.c->db, e, "guardian key '%s'", id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(l.c->db, e,
+			       "making guardian key '%s' primary (a disabled "
+			       "key cannot be)",
+			       id);
+	if (sqlite3_changes(l.c->db) == 0)
+		return err_set(e, ENOENT, "store: no guardian key '%s'", id);
+	return lease_exec(&l, ST_COMMIT, e);
+}
+
+int store_guardian_set_enabled(struct store *s, const char *id, bool enabled,
+			       struct err *e)
+{
+	int r = write_by_name(s, ST_GUARDIAN_SET_ENABLED, id,
+			      STORE_GUARDIAN_ID_MAX, true, enabled,
+			      "guardian key", e);
+
+	if (r == -EINVAL && !enabled)
+		err_prefix(e, "cannot disable the primary guardian key");
+	return r;
+}
+
+int store_guardian_remove(struct store *s, const char *id, struct err *e)
+{
+	_cleanup_lease_ struct lease l = { 0 };
+	sqlite3_stmt *st;
+	int rc, r;
+
+	r = check_text(id, STORE_GUARDIAN_ID_MAX, "guardian key id", e);
+	if (r < 0)
+		return r;
+	r = lease_get(s, true, &l, e);
+	if (r < 0)
+		return r;
+	/* the DELETE and the look-up that explains a refusal see one state */
+	r = lease_exec(&l, ST_BEGIN, e);
+	if (r < 0)
+		return r;
+	r = lease_stmt(&l, ST_GUARDIAN_REMOVE, &st, e);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+		return db_fail(l.c->db, e, "guardian key '%s'", id);
+	r = step_done(&l, st, e, "removing a guardian key");
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(l.c->db) == 0) {
+		r = lease_stmt(&l, ST_GUARDIAN_GET, &st, e);
+		if (r < 0)
+			return r;
+		if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) !=
+		    SQLITE_OK)
+			return db_fail(l.c->db, e, "guardian key '%s'", id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			return err_set(e, ENOENT, "store: no guardian key '%s'",
+				       id);
+		if (rc != SQLITE_ROW)
+			return db_fail(l.c->db, e, "reading guardian key '%s'",
+				       id);
+		return err_set(e, EINVAL,
+			       "store: guardian key '%s' is %s: only a "
+			       "disabled, non-primary key can be removed",
+			       id,
+			       sqlite3_column_int(st, 4) ? "the primary key"
+							 : "enabled");
+	}
+	return lease_exec(&l, ST_COMMIT, e);
+}
+
+/* ---- rollback records ---- */
+
+static int vm_key_check(const char *owner, const char *vm_id, struct err *e)
+{
+	int r = check_text(owner, STORE_GUARDIAN_ID_MAX, "owner guardian id", e);
+
+	if (r < 0)
+		return r;
+	return check_text(vm_id, STORE_VM_ID_MAX, "VM id", e);
+}
+
+/* Read the record in the caller's lease: 0 found, 1 none. */
+static int vm_read(struct lease *l, const char *owner, const char *vm_id,
+		   struct store_vm_record *ret, struct err *e)
+{
+	sqlite3_stmt *st;
+	const void *d;
+	int64_t gen;
+	int rc, r;
+
+	r = lease_stmt(l, ST_VM_GET, &st, e);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, vm_id, -1, SQLITE_STATIC) != SQLITE_OK)
+		return db_fail(l->c->db, e, "VM '%s'", vm_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return 1;
+	if (rc != SQLITE_ROW)
+		return db_fail(l->c->db, e, "reading the record of VM '%s'",
+			       vm_id);
+	gen = sqlite3_column_int64(st, 0);
+	d = sqlite3_column_blob(st, 1);
+	if (gen < 0 || (uint64_t)gen > STORE_VM_GENERATION_MAX || !d ||
+	    sqlite3_column_bytes(st, 1) != 32)
+		return err_set(e, EIO, "store: VM '%s': malformed record",
+			       vm_id);
+	ret->generation = (uint64_t)gen;
+	memcpy(ret->digest, d, 32);
+	ret->updated = sqlite3_column_int64(st, 2);
+	return 0;
+}
+
+int store_vm_get(struct store *s, const char *owner, const char *vm_id,
+		 struct store_vm_record *ret, struct err *e)
+{
+	_cleanup_lease_ struct lease l = { 0 };
+	struct store_vm_record rec = { 0 };
+	int r;
+
+	r = vm_key_check(owner, vm_id, e);
+	if (r < 0)
+		return r;
+	r = lease_get(s, false, &l, e);
+	if (r < 0)
+		return r;
+	r = vm_read(&l, owner, vm_id, &rec, e);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return err_set(e, ENOENT, "store: no record of VM '%s'", vm_id);
+	*ret = rec;
+	return 0;
+}
+
+int store_vm_commit(struct store *s, const char *owner, const char *vm_id,
+		    uint64_t generation, const uint8_t digest[32], int64_t now,
+		    struct store_vm_record *ret_cur, struct err *e)
+{
+	_cleanup_lease_ struct lease l = { 0 };
+	struct store_vm_record cur = { 0 };
+	sqlite3_stmt *st;
+	int r;
+
+	r = vm_key_check(owner, vm_id, e);
+	if (r < 0)
+		return r;
+	if (!digest || generation > STORE_VM_GENERATION_MAX)
+		return err_set(e, EINVAL,
+			       "store: VM '%s': no digest or generation %llu "
+			       "out of range",
+			       vm_id, (unsigned long long)generation);
+	r = lease_get(s, true, &l, e);
+	if (r < 0)
+		return r;
+	/* Read and write in one BEGIN IMMEDIATE transaction: no other
+	 * writer, in this process or another, runs in between. */
+	r = lease_exec(&l, ST_BEGIN, e);
+	if (r < 0)
+		return r;
+	r = vm_read(&l, owner, vm_id, &cur, e);
+	if (r < 0)
+		return r;
+	if (r == 0 && generation <= cur.generation) {
+		if (generation == cur.generation &&
+		    memcmp(digest, cur.digest, 32) == 0) {
+			if (ret_cur)
+				*ret_cur = cur;
+			return lease_exec(&l, ST_ROLLBACK, e);
+		}
+		if (ret_cur)
+			*ret_cur = cur;
+		/* lease_release rolls the transaction back */
+		return err_set(e, ESTALE,
+			       "store: VM '%s': generation %llu was committed "
+			       "%s; generation %llu refused",
+			       vm_id, (unsigned long long)cur.generation,
+			       generation == cur.generation
+				       ? "with another KP digest"
+				       : "already",
+			       (unsigned long long)generation);
+	}
+	r = lease_stmt(&l, ST_VM_PUT, &st, e);
+	if (r < 0)
+		return r;
+	cur = (struct store_vm_record){ .generation = generation,
+					.updated = now_or(now) };
+	memcpy(cur.digest, digest, 32);
+	if (sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, vm_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, (int64_t)generation) != SQLITE_OK ||
+	    bind_blob(st, 4, digest, 32) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, cur.updated) != SQLITE_OK)
+		return db_fail(l.c->db, e, "VM '%s'", vm_id);
+	r = step_done(&l, st, e, "recording a VM generation");
+	if (r < 0)
+		return r;
+	r = lease_exec(&l, ST_COMMIT, e);
+	if (r < 0)
+		return r;
+	if (ret_cur)
+		*ret_cur = cur;
 	return 0;
 }
 

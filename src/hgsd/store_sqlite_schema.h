@@ -104,4 +104,33 @@ static const struct store_migration store_migrations[] = {
 		"CREATE INDEX audit_host_time ON audit(host, time);"
 		"CREATE INDEX audit_time ON audit(time);",
 	},
+	{
+		3,
+		"key protection service: guardian keys and rollback records",
+		/* hgsd's guardian keys: the private guardian JSON (a secret,
+		 * like signing_key.private_pem), at most one primary, the
+		 * primary enabled */
+		"CREATE TABLE guardian_key ("
+		"  id TEXT PRIMARY KEY,"
+		"  name TEXT NOT NULL,"
+		"  algorithm TEXT NOT NULL,"
+		"  private_json TEXT NOT NULL,"
+		"  is_primary INTEGER NOT NULL CHECK (is_primary IN (0, 1)),"
+		"  enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),"
+		"  created INTEGER NOT NULL,"
+		"  CONSTRAINT guardian_primary_enabled CHECK (enabled OR NOT is_primary)"
+		") WITHOUT ROWID;"
+		"CREATE UNIQUE INDEX guardian_key_one_primary ON guardian_key(is_primary)"
+		"  WHERE is_primary;"
+		/* per (owner guardian id, VM id): the committed generation
+		 * and KP digest (rollback protection) */
+		"CREATE TABLE vm_rollback ("
+		"  owner TEXT NOT NULL,"
+		"  vm_id TEXT NOT NULL,"
+		"  generation INTEGER NOT NULL CHECK (generation >= 0),"
+		"  digest BLOB NOT NULL CHECK (length(digest) = 32),"
+		"  updated INTEGER NOT NULL,"
+		"  PRIMARY KEY (owner, vm_id)"
+		") WITHOUT ROWID;",
+	},
 };

@@ -56,19 +56,33 @@ DEFINE_CLEANUP_FUNC(struct eventlog, eventlog_free)
 DEFINE_CLEANUP_FUNC(struct baseline, baseline_free)
 DEFINE_CLEANUP_FUNC(struct tpm2_key, tpm2_key_free)
 
+static void vprogress(const struct host_agent *a, const char *fmt, va_list ap)
+{
+	if (a->quiet)
+		return;
+	fputs("shieldvm host: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void progress(const struct host_agent *a, const char *fmt, ...)
 	_printf_(2, 3);
 static void progress(const struct host_agent *a, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (a->quiet)
-		return;
-	fputs("shieldvm host: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vprogress(a, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+void host_agent_progress(const struct host_agent *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprogress(a, fmt, ap);
+	va_end(ap);
 }
 
 /* Forget a message (err_set keeps the first one) to replace it. */
@@ -331,7 +345,7 @@ static int state_read_key(struct host_agent *a, const char *name,
 		return r;
 	r = host_tpm_key_from_bytes(buf, len, ret, e);
 	if (r < 0)
-		err_prefix(e, "%s/%s: ", a->state_dir, name);
+		err_prefix(e, "%s/%s", a->state_dir, name);
 	return r;
 }
 
@@ -545,7 +559,7 @@ static int open_tpm(struct host_agent *a, struct host_tpm **ret,
 	int r = host_tpm_open(a->tcti, ret, e);
 
 	if (r < 0)
-		err_prefix(e, "TPM (%s): ", a->tcti);
+		err_prefix(e, "TPM (%s)", a->tcti);
 	return r;
 }
 
@@ -656,7 +670,7 @@ static int enroll(struct host_agent *a, struct host_tpm *t,
 					 &secret_len, e);
 	if (r == -EKEYREJECTED)
 		err_prefix(e, "the credential from %s was not made for this "
-			      "TPM's EK and AK: ",
+			      "TPM's EK and AK",
 			   resp.url);
 	if (r < 0)
 		return r;
@@ -726,7 +740,7 @@ int host_agent_init(struct host_agent *a,
 		 host_tpm_ek_type_to_string(io->ek));
 	r = host_tpm_ek_public(t, io->ek, &ek, e);
 	if (r < 0) {
-		err_prefix(e, "EK (%s): ", host_tpm_ek_type_to_string(io->ek));
+		err_prefix(e, "EK (%s)", host_tpm_ek_type_to_string(io->ek));
 		return r;
 	}
 	r = host_tpm_ek_cert(t, io->ek, &cert, &cert_len, e);
@@ -736,13 +750,13 @@ int host_agent_init(struct host_agent *a,
 			 host_tpm_ek_type_to_string(io->ek));
 		err_clear(e);
 	} else if (r < 0) {
-		err_prefix(e, "EK certificate: ");
+		err_prefix(e, "EK certificate");
 		return r;
 	}
 	progress(a, "creating the attestation key (%s)", ak_type);
 	r = host_tpm_ak_create(t, io->ak, &ak, e);
 	if (r < 0) {
-		err_prefix(e, "creating the AK: ");
+		err_prefix(e, "creating the AK");
 		return r;
 	}
 	r = enroll(a, t, io, &ek, cert, cert_len, &ak, &fin, ret_refusal, e);
@@ -769,7 +783,7 @@ int host_agent_init(struct host_agent *a,
 		progress(a, "creating the host transport key (%s)", tk_type);
 		r = host_tpm_transport_key_create(t, io->transport_key, &tk, e);
 		if (r < 0) {
-			err_prefix(e, "creating the transport key: ");
+			err_prefix(e, "creating the transport key");
 			return r;
 		}
 		r = state_write_key(a, F_TK, &tk, e);
@@ -884,12 +898,12 @@ static int attest_send(struct host_agent *a, const char *event_log,
 		return r;
 	r = file_read(event_log, EVENTLOG_MAX_SIZE, &raw, &raw_len, e);
 	if (r < 0) {
-		err_prefix(e, "event log: ");
+		err_prefix(e, "event log");
 		return r;
 	}
 	r = eventlog_parse(raw, raw_len, &log, e);
 	if (r < 0) {
-		err_prefix(e, "event log %s: ", event_log);
+		err_prefix(e, "event log %s", event_log);
 		return r;
 	}
 	r = get_client(a, &c, e);
@@ -936,12 +950,12 @@ static int attest_send(struct host_agent *a, const char *event_log,
 		    "transport key (TPM2_Certify)");
 	r = host_tpm_quote(t, &ak, banks, n_banks, nonce, nonce_len, q, e);
 	if (r < 0) {
-		err_prefix(e, "quote: ");
+		err_prefix(e, "quote");
 		return r;
 	}
 	r = host_tpm_certify(t, &ak, &tk, nonce, nonce_len, &cert, e);
 	if (r < 0) {
-		err_prefix(e, "certify: ");
+		err_prefix(e, "certify");
 		return r;
 	}
 
@@ -1337,24 +1351,24 @@ int host_agent_capture_baseline(struct host_agent *a,
 			       name, HGSD_NAME_MAX);
 	r = file_read(log_path, EVENTLOG_MAX_SIZE, &raw, &raw_len, e);
 	if (r < 0) {
-		err_prefix(e, "event log: ");
+		err_prefix(e, "event log");
 		return r;
 	}
 	r = eventlog_parse(raw, raw_len, &log, e);
 	if (r < 0) {
-		err_prefix(e, "event log %s: ", log_path);
+		err_prefix(e, "event log %s", log_path);
 		return r;
 	}
 	r = eventlog_check_digests(log, e);
 	if (r < 0) {
-		err_prefix(e, "event log %s: ", log_path);
+		err_prefix(e, "event log %s", log_path);
 		return r;
 	}
 	err_clear(e);
 	r = baseline_capture(log, name, log_path, NULL, BASELINE_DEFAULT_PCRS,
 			     &b, e);
 	if (r < 0) {
-		err_prefix(e, "baseline from %s: ", log_path);
+		err_prefix(e, "baseline from %s", log_path);
 		return r;
 	}
 	bj = baseline_to_json(b);
@@ -1369,7 +1383,7 @@ int host_agent_capture_baseline(struct host_agent *a,
 		return r;
 	r = host_tpm_ek_public(t, co->ek, &ek, e);
 	if (r < 0) {
-		err_prefix(e, "EK (%s): ", host_tpm_ek_type_to_string(co->ek));
+		err_prefix(e, "EK (%s)", host_tpm_ek_type_to_string(co->ek));
 		return r;
 	}
 	r = host_tpm_ek_cert(t, co->ek, &cert, &cert_len, e);
@@ -1377,7 +1391,7 @@ int host_agent_capture_baseline(struct host_agent *a,
 		cert = NULL;
 		err_clear(e);
 	} else if (r < 0) {
-		err_prefix(e, "EK certificate: ");
+		err_prefix(e, "EK certificate");
 		return r;
 	}
 
@@ -1436,5 +1450,115 @@ int host_agent_capture_baseline(struct host_agent *a,
 				       name, bfile)) < 0)
 		return err_set(e, ENOMEM, "out of memory");
 	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+/* ---- for key release ----------------------------------------------------*/
+
+int host_agent_client(struct host_agent *a, struct host_client **ret,
+		      struct err *e)
+{
+	if (!a->n_urls)
+		return err_set(e, EINVAL,
+			       "no hgsd URL: give --hgs or set hgs_urls in "
+			       "%s/%s",
+			       a->state_dir, F_CONFIG);
+	return get_client(a, ret, e);
+}
+
+int host_agent_open_tpm(struct host_agent *a, struct host_tpm **ret,
+			struct err *e)
+{
+	return open_tpm(a, ret, e);
+}
+
+int host_agent_transport_key(struct host_agent *a, struct host_tpm_key *ret,
+			     struct err *e)
+{
+	return state_read_key(a, F_TK, ret, e);
+}
+
+/* Is the stored token good for margin more seconds and bound to our
+ * transport key? A reason when not. */
+static bool token_usable(struct host_agent *a, const char *jwt, size_t len,
+			 int64_t margin, char *why, size_t why_len)
+{
+	_cleanup_(json_decrefp) json_t *claims = NULL;
+	json_t *exp, *iat, *jwk;
+	char tk_thp[64], cnf_thp[64];
+	struct err e = { 0 };
+
+	if (host_agent_jwt_claims_unverified(jwt, len, &claims, &e) < 0) {
+		snprintf(why, why_len, "its claims do not decode");
+		return false;
+	}
+	exp = json_object_get(claims, "exp");
+	iat = json_object_get(claims, "iat");
+	/* short-lived tokens (lifetime under 4 margins): a quarter of it */
+	if (json_is_integer(exp) && json_is_integer(iat) &&
+	    json_integer_value(exp) > json_integer_value(iat) &&
+	    (json_integer_value(exp) - json_integer_value(iat)) / 4 < margin)
+		margin = (json_integer_value(exp) - json_integer_value(iat)) / 4;
+	if (!json_is_integer(exp) ||
+	    json_integer_value(exp) - (int64_t)time(NULL) < margin) {
+		snprintf(why, why_len, "it expires in less than %llds",
+			 (long long)margin);
+		return false;
+	}
+	jwk = json_object_get(json_object_get(claims, "cnf"), "jwk");
+	if (!json_is_object(jwk) ||
+	    transport_key_thumbprint(a, tk_thp, &e) < 0 ||
+	    token_jwk_thumbprint(jwk, cnf_thp, &e) < 0 ||
+	    !streq(tk_thp, cnf_thp)) {
+		snprintf(why, why_len,
+			 "it is not bound to this host's transport key");
+		return false;
+	}
+	return true;
+}
+
+int host_agent_token(struct host_agent *a, const char *event_log,
+		     int64_t margin, bool no_attest, char **ret_jwt,
+		     bool *ret_attested, struct err *e)
+{
+	_cleanup_free_ uint8_t *jwt = NULL;
+	char why[160] = "there is none";
+	size_t len = 0;
+	int r;
+
+	if (ret_attested)
+		*ret_attested = false;
+	r = state_read(a, F_TOKEN, TOKEN_MAX_SIZE, &jwt, &len, e);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	/* a token put there by hand may end with a newline */
+	while (r == 0 && len && (jwt[len - 1] == '\n' || jwt[len - 1] == '\r'))
+		jwt[--len] = '\0';
+	if (r == 0 && margin < 0 && !no_attest)
+		snprintf(why, sizeof(why), "hgsd refused it");
+	else if (r == 0 &&
+		 (no_attest || token_usable(a, (const char *)jwt, len, margin,
+					    why, sizeof(why)))) {
+		*ret_jwt = (char *)TAKE_PTR(jwt);
+		return 0;
+	}
+	if (no_attest)
+		return r; /* -ENOENT, e says which file */
+	err_clear(e);
+	progress(a, "attesting first: the stored token is not usable (%s)",
+		 why);
+	r = host_agent_attest(a, event_log, NULL, e);
+	if (r < 0) {
+		err_prefix(e, "attestation");
+		return r;
+	}
+	free(jwt);
+	jwt = NULL;
+	r = state_read(a, F_TOKEN, TOKEN_MAX_SIZE, &jwt, &len, e);
+	if (r < 0)
+		return r;
+	if (ret_attested)
+		*ret_attested = true;
+	*ret_jwt = (char *)TAKE_PTR(jwt);
 	return 0;
 }

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -126,3 +127,34 @@ int host_agent_capture_baseline(struct host_agent *a,
 /* Decode a JWT's claims WITHOUT verifying its signature (for display). */
 int host_agent_jwt_claims_unverified(const char *jwt, size_t len,
 				     json_t **ret, struct err *e);
+
+/* ---- for key release (host/unwrap.h) -------------------------------------*/
+
+/* One progress line on stderr ("shieldvm host: ...") unless quiet. */
+void host_agent_progress(const struct host_agent *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The client for the configured hgsd URLs (owned by a; -EINVAL when no URL
+ * is configured). */
+int host_agent_client(struct host_agent *a, struct host_client **ret,
+		      struct err *e);
+
+/* The TPM named by the options, and the transport key's blobs. */
+int host_agent_open_tpm(struct host_agent *a, struct host_tpm **ret,
+			struct err *e);
+int host_agent_transport_key(struct host_agent *a, struct host_tpm_key *ret,
+			     struct err *e);
+
+/*
+ * A health token that stays valid for at least margin more seconds (or a
+ * quarter of its lifetime, if that is less) and is
+ * bound to this host's transport key: token.jwt if it is, else (unless
+ * no_attest) a fresh attestation with event_log (NULL: the default log).
+ * *ret_jwt is malloc'ed; *ret_attested (optional) says whether it attested.
+ * With no_attest, a stored token is used whatever its expiry (tests and
+ * diagnostics: hgsd judges it); -ENOENT when there is none. margin < 0:
+ * attest whatever the stored token (hgsd has refused it).
+ */
+int host_agent_token(struct host_agent *a, const char *event_log,
+		     int64_t margin, bool no_attest, char **ret_jwt,
+		     bool *ret_attested, struct err *e);

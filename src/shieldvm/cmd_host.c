@@ -9,14 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "host/agent.h"
 #include "host/client.h"
 #include "host/tpm.h"
+#include "host/unwrap.h"
+#include "kp/kp.h"
 #include "shieldvm/cmd.h"
 #include "shieldvm/json_out.h"
 
@@ -32,10 +36,19 @@ static void usage(FILE *f)
 		"       shieldvm host status [--offline]\n"
 		"       shieldvm host capture-baseline [--event-log FILE] [--name N] [-o FILE]\n"
 		"                          [--ek rsa|ecc|ecc-p384]\n"
+		"       shieldvm host unwrap KP|VMKEYDIR [--event-log FILE] [--no-attest]\n"
 		"\n"
 		"The guarded-host agent: enroll this host's TPM attestation key with hgsd,\n"
-		"attest for a health token, show the agent's state, and capture what an\n"
-		"admin needs to register the host.\n"
+		"attest for a health token, show the agent's state, capture what an\n"
+		"admin needs to register the host, and release a VM's transport key.\n"
+		"\n"
+		"unwrap KP: one release of the key protector KP (nothing written, nothing\n"
+		"committed): prints the VM id, generation, policy and a fingerprint of the\n"
+		"transport key. unwrap VMKEYDIR: the whole start procedure on a VM key\n"
+		"directory (kp, kp.next, secrets): release, re-encrypt the VM's secrets\n"
+		"under the next transport key, commit the next generation. It attests\n"
+		"first when the stored token is missing or expires within %ds\n"
+		"(--no-attest: send token.jwt as it is).\n"
 		"\n"
 		"Common options:\n"
 		"  --tcti T        TPM (default $SHIELDVM_TCTI, else %s)\n"
@@ -48,7 +61,7 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 done (status: a valid token), 1 refused by hgsd (status:\n"
 		"no valid token), 2 usage, 3 local error (TPM, files), 4 no hgsd reachable.\n",
-		HOST_TPM_DEFAULT_TCTI, HOST_AGENT_DEFAULT_STATE_DIR);
+		HOST_UNWRAP_TOKEN_MARGIN, HOST_TPM_DEFAULT_TCTI, HOST_AGENT_DEFAULT_STATE_DIR);
 }
 
 enum {
@@ -65,6 +78,7 @@ enum {
 	OPT_EVENT_LOG,
 	OPT_NAME,
 	OPT_OFFLINE,
+	OPT_NO_ATTEST,
 };
 
 static int exit_for(int r)
@@ -358,6 +372,63 @@ static int do_capture(struct host_agent *a, const struct host_agent_capture_opti
 	return EXIT_OK;
 }
 
+static int do_unwrap(struct host_agent *a, const char *path, const struct host_unwrap_options *uo,
+		     bool json)
+{
+	_cleanup_(json_decrefp) json_t *out = NULL;
+	_cleanup_free_ uint8_t *kp = NULL;
+	struct err e = { 0 };
+	struct stat st;
+	bool dir;
+	size_t len;
+	int r;
+
+	if (stat(path, &st) < 0) {
+		cli_error("host unwrap", "%s: %s", path, strerror(errno));
+		return EXIT_INPUT;
+	}
+	dir = S_ISDIR(st.st_mode);
+	if (dir) {
+		r = host_unwrap_vm(a, path, uo, &out, &e);
+	} else {
+		r = file_read(path, KP_MAX_SIZE, &kp, &len, &e);
+		if (r == 0)
+			r = host_unwrap_kp(a, (const char *)kp, len, uo, &out, &e);
+	}
+	if (r == -EREMOTEIO && out) {
+		print_refusal(stderr, streq(str(out, "step"), "commit") ? "commit" : "key release",
+			      out);
+		if (json)
+			json_print(json_incref(out));
+		return EXIT_FAIL;
+	}
+	if (r < 0) {
+		cli_error("host unwrap", "%s", err_str(&e));
+		return exit_for_phase(r, is_network_error(&e));
+	}
+	if (json)
+		return json_print(json_incref(out)) < 0 ? EXIT_INPUT : EXIT_OK;
+	printf("VM %s, generation %lld (%s): transport key released by ", str(out, "vm_id"),
+	       (long long)json_integer_value(json_object_get(out, "generation")),
+	       str(out, "policy"));
+	print_safe(stdout, str(out, "url"));
+	printf("%s\n  TK fingerprint  %s\n", json_is_true(json_object_get(out, "attested")) ?
+		" (attested first)" : "", str(out, "tk_fingerprint"));
+	if (!dir) {
+		printf("  next generation %lld offered, not committed (one-shot release)\n",
+		       (long long)json_integer_value(json_object_get(out, "next_generation")));
+		return EXIT_OK;
+	}
+	printf("  new generation  %lld committed, %s/kp rolled\n",
+	       (long long)json_integer_value(json_object_get(out, "new_generation")), path);
+	printf("  secrets         %s, fingerprint %s\n",
+	       json_is_true(json_object_get(out, "secrets_created")) ? "created" : "re-encrypted",
+	       str(out, "secrets_fingerprint"));
+	if (!streq(str(out, "recovery"), "none"))
+		printf("  recovery        %s\n", str(out, "recovery"));
+	return EXIT_OK;
+}
+
 int cmd_host(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -375,6 +446,7 @@ int cmd_host(int argc, char **argv)
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "output", required_argument, NULL, 'o' },
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
+		{ "no-attest", no_argument, NULL, OPT_NO_ATTEST },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -386,9 +458,12 @@ int cmd_host(int argc, char **argv)
 		.transport_key = HOST_TPM_KEY_RSA2048,
 	};
 	struct host_agent_capture_options co = { .ek = HOST_TPM_EK_RSA2048 };
+	struct host_unwrap_options uo = { 0 };
 	_cleanup_(host_agent_freep) struct host_agent *a = NULL;
 	const char *verb, *event_log = NULL;
 	bool json = false, offline = false, init_only = false, capture_only = false;
+	bool no_attest = false;
+	const char *target = NULL;
 	struct err e = { 0 };
 	int c, r;
 
@@ -398,8 +473,9 @@ int cmd_host(int argc, char **argv)
 	}
 	verb = argv[1];
 	if (!streq(verb, "init") && !streq(verb, "attest") && !streq(verb, "status") &&
-	    !streq(verb, "capture-baseline")) {
-		cli_error("host", "unknown verb '%s' (init, attest, status, capture-baseline)",
+	    !streq(verb, "capture-baseline") && !streq(verb, "unwrap")) {
+		cli_error("host",
+			  "unknown verb '%s' (init, attest, status, capture-baseline, unwrap)",
 			  verb);
 		return EXIT_USAGE;
 	}
@@ -469,6 +545,9 @@ int cmd_host(int argc, char **argv)
 		case OPT_OFFLINE:
 			offline = true;
 			break;
+		case OPT_NO_ATTEST:
+			no_attest = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -477,13 +556,21 @@ int cmd_host(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
+	if (streq(verb, "unwrap")) {
+		if (optind != argc - 2) {
+			cli_error("host", "unwrap needs one KP file or VM key directory");
+			return EXIT_USAGE;
+		}
+		target = argv[optind + 1];
+	} else if (optind != argc - 1) {
 		cli_error("host", "unexpected argument '%s'", argv[optind + 1]);
 		return EXIT_USAGE;
 	}
 	if ((init_only && !streq(verb, "init")) ||
+	    (no_attest && !streq(verb, "unwrap")) ||
 	    (capture_only && !streq(verb, "capture-baseline")) ||
-	    (event_log && !streq(verb, "attest") && !streq(verb, "capture-baseline")) ||
+	    (event_log && !streq(verb, "attest") && !streq(verb, "capture-baseline") &&
+	     !streq(verb, "unwrap")) ||
 	    (offline && !streq(verb, "status"))) {
 		cli_error("host", "an option given is not one of '%s' (see --help)", verb);
 		return EXIT_USAGE;
@@ -500,6 +587,11 @@ int cmd_host(int argc, char **argv)
 		return do_attest(a, event_log, json);
 	if (streq(verb, "status"))
 		return do_status(a, offline, json);
+	if (streq(verb, "unwrap")) {
+		uo.event_log = event_log;
+		uo.no_attest = no_attest;
+		return do_unwrap(a, target, &uo, json);
+	}
 	co.event_log = event_log;
 	return do_capture(a, &co, json);
 }

@@ -16,7 +16,7 @@ static const struct cmd commands[] = {
 	{ "tpm2-name", cmd_tpm2_name, "compute the TPM name of a public area" },
 	{ "guardian", cmd_guardian, "VM owner: make a guardian, export its metadata" },
 	{ "kp", cmd_kp, "VM owner: key protectors: new, show, grant, revoke, unwrap" },
-	{ "host", cmd_host, "guarded-host agent: enroll, attest, status, capture-baseline" },
+	{ "host", cmd_host, "guarded-host agent: enroll, attest, status, unwrap, ..." },
 };
 
 static void usage(FILE *f)

@@ -365,7 +365,18 @@ static void test_upgrade_from_v1(void **state)
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "1,2");
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "1,2,3");
+	sqlite3_finalize(st);
+	/* migration 3 ran: the key protection tables exist, empty */
+	assert_int_equal(
+		sqlite3_prepare_v2(db,
+				   "SELECT count(*) FROM sqlite_master WHERE "
+				   "type = 'table' AND name IN "
+				   "('guardian_key', 'vm_rollback')",
+				   -1, &st, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
 	sqlite3_finalize(st);
 	/* the listing by host uses the new index */
 	assert_int_equal(sqlite3_prepare_v2(db,
@@ -953,6 +964,242 @@ static void test_keys(void **state)
 	store_keys_free(NULL, 0);
 }
 
+/* ---- guardian keys ---- */
+
+static void put_guardian(struct store *s, const char *id, bool primary,
+			 bool enabled, int64_t created, int want)
+{
+	char json[64];
+	struct store_guardian g = { .private_json = json, .primary = primary,
+				    .enabled = enabled, .created = created };
+	struct err e = { 0 };
+
+	snprintf(json, sizeof(json), "{\"secret\": \"%s\"}", id);
+	snprintf(g.id, sizeof(g.id), "%s", id);
+	snprintf(g.name, sizeof(g.name), "name-%s", id);
+	snprintf(g.algorithm, sizeof(g.algorithm), "ec-p256");
+	if (store_guardian_add(s, &g, &e) != want)
+		fail_msg("guardian_add %s: %s", id, err_str(&e));
+}
+
+static void test_guardians(void **state)
+{
+	struct fx *f = *state;
+	struct store_guardian *v = NULL, g = { 0 };
+	struct err e = { 0 };
+	size_t n = 0;
+
+	assert_int_equal(store_guardian_list(f->s, true, &v, &n, &e), 0);
+	assert_int_equal(n, 0);
+	free(v);
+
+	put_guardian(f->s, "g1", true, true, 10, 0);
+	put_guardian(f->s, "g1", false, true, 11, -EEXIST); /* id taken */
+	put_guardian(f->s, "g2", true, true, 20, -EEXIST);  /* 2nd primary */
+	put_guardian(f->s, "g2", false, true, 20, 0);
+	put_guardian(f->s, "g3", false, false, 30, 0);
+	put_guardian(f->s, "g4", true, false, 40, -EINVAL); /* disabled primary */
+	put_guardian(f->s, "", false, true, 40, -EINVAL);
+
+	assert_int_equal(store_guardian_list(f->s, true, &v, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].id, "g1");
+	assert_string_equal(v[0].name, "name-g1");
+	assert_string_equal(v[0].algorithm, "ec-p256");
+	assert_string_equal(v[0].private_json, "{\"secret\": \"g1\"}");
+	assert_true(v[0].primary && v[0].enabled);
+	assert_int_equal(v[0].created, 10);
+	assert_true(!v[1].primary && v[1].enabled);
+	assert_true(!v[2].primary && !v[2].enabled);
+	store_guardian_clear(&v[0]);
+	assert_null(v[0].private_json);
+	assert_string_equal(v[0].id, "");
+	store_guardians_free(v, n);
+	/* a listing without the secrets */
+	assert_int_equal(store_guardian_list(f->s, false, &v, &n, &e), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_null(v[i].private_json);
+	assert_string_equal(v[2].id, "g3");
+	store_guardians_free(v, n);
+
+	assert_int_equal(store_guardian_get(f->s, "g2", &g, &e), 0);
+	assert_string_equal(g.private_json, "{\"secret\": \"g2\"}");
+	store_guardian_clear(&g);
+	assert_int_equal(store_guardian_get(f->s, "nope", &g, &e), -ENOENT);
+	e = (struct err){ 0 };
+
+	/* rotate: one primary at a time, never a disabled one */
+	assert_int_equal(store_guardian_set_primary(f->s, "g2", &e), 0);
+	assert_int_equal(store_guardian_set_primary(f->s, "g2", &e), 0);
+	assert_int_equal(store_guardian_set_primary(f->s, "g3", &e), -EINVAL);
+	e = (struct err){ 0 };
+	assert_int_equal(store_guardian_set_primary(f->s, "nope", &e), -ENOENT);
+	e = (struct err){ 0 };
+	assert_int_equal(store_guardian_list(f->s, false, &v, &n, &e), 0);
+	assert_true(!v[0].primary && v[1].primary && !v[2].primary);
+	store_guardians_free(v, n);
+
+	assert_int_equal(store_guardian_set_enabled(f->s, "g2", false, &e),
+			 -EINVAL);
+	assert_non_null(strstr(e.msg, "primary"));
+	e = (struct err){ 0 };
+	assert_int_equal(store_guardian_set_enabled(f->s, "nope", false, &e),
+			 -ENOENT);
+	e = (struct err){ 0 };
+
+	/* remove: only disabled and not primary */
+	assert_int_equal(store_guardian_remove(f->s, "g1", &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "enabled"));
+	e = (struct err){ 0 };
+	assert_int_equal(store_guardian_set_enabled(f->s, "g1", false, &e), 0);
+	assert_int_equal(store_guardian_remove(f->s, "g1", &e), 0);
+	assert_int_equal(store_guardian_remove(f->s, "g1", &e), -ENOENT);
+	e = (struct err){ 0 };
+	assert_int_equal(store_guardian_remove(f->s, "g2", &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "primary"));
+	e = (struct err){ 0 };
+	assert_int_equal(store_guardian_set_enabled(f->s, "g3", true, &e), 0);
+	assert_int_equal(store_guardian_list(f->s, false, &v, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].id, "g2");
+	assert_true(v[1].enabled);
+	store_guardians_free(v, n);
+	store_guardian_clear(NULL);
+	store_guardians_free(NULL, 0);
+}
+
+/* ---- rollback records ---- */
+
+static void test_vm_records(void **state)
+{
+	struct fx *f = *state;
+	struct store_vm_record rec = { 0 };
+	struct err e = { 0 };
+	uint8_t d1[32], d2[32];
+
+	sha(d1, 1, 1);
+	sha(d2, 2, 2);
+	assert_int_equal(store_vm_get(f->s, "owner1", "vm1", &rec, &e), -ENOENT);
+	e = (struct err){ 0 };
+	/* first commit, any generation */
+	assert_int_equal(store_vm_commit(f->s, "owner1", "vm1", 1, d1, 100,
+					 &rec, &e),
+			 0);
+	assert_int_equal(rec.generation, 1);
+	assert_int_equal(store_vm_get(f->s, "owner1", "vm1", &rec, &e), 0);
+	assert_int_equal(rec.generation, 1);
+	assert_memory_equal(rec.digest, d1, 32);
+	assert_int_equal(rec.updated, 100);
+	/* the same commit again: a no-op success */
+	assert_int_equal(store_vm_commit(f->s, "owner1", "vm1", 1, d1, 200,
+					 NULL, &e),
+			 0);
+	assert_int_equal(store_vm_get(f->s, "owner1", "vm1", &rec, &e), 0);
+	assert_int_equal(rec.updated, 100);
+	/* same generation, another digest; an older generation: refused */
+	assert_int_equal(store_vm_commit(f->s, "owner1", "vm1", 1, d2, 200,
+					 &rec, &e),
+			 -ESTALE);
+	assert_non_null(strstr(e.msg, "another KP digest"));
+	assert_int_equal(rec.generation, 1);
+	e = (struct err){ 0 };
+	assert_int_equal(store_vm_commit(f->s, "owner1", "vm1", 0, d1, 200,
+					 NULL, &e),
+			 -ESTALE);
+	e = (struct err){ 0 };
+	/* newer: recorded */
+	assert_int_equal(store_vm_commit(f->s, "owner1", "vm1", 5, d2, 300,
+					 NULL, &e),
+			 0);
+	assert_int_equal(store_vm_get(f->s, "owner1", "vm1", &rec, &e), 0);
+	assert_int_equal(rec.generation, 5);
+	assert_memory_equal(rec.digest, d2, 32);
+	assert_int_equal(rec.updated, 300);
+	/* another owner's VM of the same id is another record */
+	assert_int_equal(store_vm_commit(f->s, "owner2", "vm1", 0, d1, 300,
+					 NULL, &e),
+			 0);
+	assert_int_equal(store_vm_get(f->s, "owner2", "vm1", &rec, &e), 0);
+	assert_int_equal(rec.generation, 0);
+	assert_int_equal(store_vm_get(f->s, "owner1", "vm1", &rec, &e), 0);
+	assert_int_equal(rec.generation, 5);
+	/* the largest generation a KP may have, and beyond */
+	assert_int_equal(store_vm_commit(f->s, "owner1", "vm2",
+					 STORE_VM_GENERATION_MAX, d1, 0, NULL,
+					 &e),
+			 0);
+	assert_int_equal(store_vm_get(f->s, "owner1", "vm2", &rec, &e), 0);
+	assert_true(rec.generation == STORE_VM_GENERATION_MAX);
+	assert_int_equal(store_vm_commit(f->s, "owner1", "vm3",
+					 STORE_VM_GENERATION_MAX + 1, d1, 0,
+					 NULL, &e),
+			 -EINVAL);
+	e = (struct err){ 0 };
+	assert_int_equal(store_vm_commit(f->s, "", "vm3", 1, d1, 0, NULL, &e),
+			 -EINVAL);
+	e = (struct err){ 0 };
+	assert_int_equal(store_vm_commit(f->s, "o", "vm3", 1, NULL, 0, NULL,
+					 &e),
+			 -EINVAL);
+}
+
+/* Threads race to commit the same next generation with different digests
+ * (two hosts rolling one VM): exactly one wins, the rest are stale. */
+struct vm_race {
+	struct store *s;
+	int idx;
+	atomic_int *start;
+	int result;
+};
+
+static void *vm_race_thread(void *arg)
+{
+	struct vm_race *t = arg;
+	struct err e = { 0 };
+	uint8_t d[32];
+
+	sha(d, 7, (unsigned)t->idx);
+	while (!atomic_load(t->start))
+		;
+	t->result = store_vm_commit(t->s, "owner", "vm-race", 8, d, 0, NULL,
+				    &e);
+	return NULL;
+}
+
+static void test_vm_commit_race(void **state)
+{
+	struct fx *f = *state;
+	struct vm_race t[8];
+	pthread_t th[8];
+	atomic_int start = 0;
+	struct err e = { 0 };
+	uint8_t d[32];
+	int won = 0, stale = 0;
+
+	sha(d, 7, 0);
+	assert_int_equal(store_vm_commit(f->s, "owner", "vm-race", 7, d, 0,
+					 NULL, &e),
+			 0);
+	for (int i = 0; i < 8; i++) {
+		t[i] = (struct vm_race){ .s = f->s, .idx = i + 1,
+					 .start = &start };
+		assert_int_equal(pthread_create(&th[i], NULL, vm_race_thread,
+						&t[i]),
+				 0);
+	}
+	atomic_store(&start, 1);
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		if (t[i].result == 0)
+			won++;
+		else if (t[i].result == -ESTALE)
+			stale++;
+	}
+	assert_int_equal(won, 1);
+	assert_int_equal(stale, 7);
+}
+
 /* ---- audit ---- */
 
 struct audit_seen {
@@ -1372,6 +1619,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_keys, setup_store,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_guardians, setup_store,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vm_records, setup_store,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vm_commit_race,
+						setup_store, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup_store,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_two_stores_one_file,

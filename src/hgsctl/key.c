@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hgsctl key list|add|set-primary|enable|disable|remove|export: hgsd's
+ * guardian keys, the keys key protectors are wrapped for
+ * (/v1/admin/guardian-keys...). Private halves never leave hgsd.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "hgsctl/hgsctl.h"
+#include "hgsctl/table.h"
+
+DEFINE_CLEANUP_FUNC(struct table, table_free)
+
+#define KEY_ID_MAX 63u /* RFC 7638 thumbprint, base64url (43 chars) */
+#define KEY_NAME_MAX 127u
+
+static void key_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hgsctl key list [--json]\n"
+		"       hgsctl key add [--name NAME] [--algorithm ALG] [--primary] [--json]\n"
+		"       hgsctl key set-primary ID\n"
+		"       hgsctl key enable ID\n"
+		"       hgsctl key disable ID\n"
+		"       hgsctl key remove ID\n"
+		"       hgsctl key export [ID]\n"
+		"\n"
+		"Manage hgsd's guardian keys: key protectors are wrapped for them, and hgsd\n"
+		"unwraps with every enabled key. New KPs should use the primary key, whose\n"
+		"signed metadata 'export' prints (and GET /v1/guardian serves).\n"
+		"  --name NAME       the guardian's name in its metadata (default hgs)\n"
+		"  --algorithm ALG   ec-p256 (default), ec-p384, rsa3072 or rsa4096\n"
+		"  --primary         make the new key the primary key\n"
+		"  --json            print hgsd's JSON\n"
+		"A disabled key releases nothing; only a disabled key that is not the\n"
+		"primary can be removed. export without ID: the primary key.\n");
+}
+
+/* Key ids are base64url thumbprints; checked locally so that an operand
+ * cannot change the request path. */
+static int key_id_arg(const char *what, const char *id)
+{
+	size_t n = strlen(id);
+	bool ok = n > 0 && n <= KEY_ID_MAX;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		char c = id[i];
+
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		     (c >= '0' && c <= '9') || c == '-' || c == '_';
+	}
+	if (ok)
+		return 0;
+	hgsctl_error(what,
+		     "key id '%s': expected the key's id (base64url, as 'hgsctl key list' shows)",
+		     id);
+	return -EINVAL;
+}
+
+static void print_key(const json_t *k, const char *verb)
+{
+	printf("key %s %s (%s, %s%s)\n", hgsctl_json_str(k, "id", "?"), verb,
+	       hgsctl_json_str(k, "name", "?"),
+	       hgsctl_json_str(k, "algorithm", "?"),
+	       hgsctl_json_bool(k, "primary", false) ? ", primary" :
+	       hgsctl_json_bool(k, "enabled", false) ? "" :
+						       ", disabled");
+}
+
+static int key_list(struct hgsctl *ctx, int argc, char **argv)
+{
+	static const char *const headers[] = { "ID",	    "NAME",
+					       "ALGORITHM", "PRIMARY",
+					       "ENABLED",   "CREATED" };
+	_cleanup_(json_decrefp) json_t *reply = NULL;
+	_cleanup_(table_freep) struct table *t = NULL;
+	const json_t *keys;
+	int r;
+
+	r = hgsctl_simple_args(ctx, "key list", key_usage, argc, argv, 0, NULL);
+	if (r >= 0)
+		return r;
+	r = hgsctl_call(ctx, "GET", "/v1/admin/guardian-keys", NULL, &reply);
+	if (r != HGSCTL_EXIT_OK)
+		return r;
+	if (ctx->json)
+		return hgsctl_print_json(reply);
+	keys = json_object_get(reply, "keys");
+	if (!json_is_array(keys)) {
+		hgsctl_error("key list", "hgsd's answer has no 'keys' array");
+		return HGSCTL_EXIT_UNREACHABLE;
+	}
+	if (table_new(ARRAY_SIZE(headers), headers, &t) < 0)
+		return HGSCTL_EXIT_UNREACHABLE;
+	for (size_t i = 0; i < json_array_size(keys); i++) {
+		const json_t *k = json_array_get(keys, i);
+		char when[HGSCTL_TIME_MAX];
+		const char *cells[6];
+
+		cells[0] = hgsctl_json_str(k, "id", "?");
+		cells[1] = hgsctl_json_str(k, "name", "?");
+		cells[2] = hgsctl_json_str(k, "algorithm", "?");
+		cells[3] = hgsctl_json_bool(k, "primary", false) ? "yes" : "no";
+		cells[4] = hgsctl_json_bool(k, "enabled", false) ? "yes" : "no";
+		cells[5] = hgsctl_format_time(hgsctl_json_int(k, "created", 0),
+					      when, sizeof(when));
+		if (table_add(t, cells) < 0)
+			return HGSCTL_EXIT_UNREACHABLE;
+	}
+	table_print(t, stdout);
+	return HGSCTL_EXIT_OK;
+}
+
+static int key_add(struct hgsctl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "algorithm", required_argument, NULL, 'a' },
+		{ "primary", no_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static const char *const algs[] = { "ec-p256", "ec-p384", "rsa3072",
+					    "rsa4096" };
+	_cleanup_(json_decrefp) json_t *req = NULL;
+	_cleanup_(json_decrefp) json_t *key = NULL;
+	const char *name = NULL, *alg = NULL;
+	bool primary = false, known = false;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			name = optarg;
+			break;
+		case 'a':
+			alg = optarg;
+			break;
+		case 'p':
+			primary = true;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			key_usage(stdout);
+			return HGSCTL_EXIT_OK;
+		default:
+			hgsctl_error("key add", "try 'hgsctl key --help'");
+			return HGSCTL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		hgsctl_error("key add", "unexpected argument '%s'",
+			     argv[optind]);
+		return HGSCTL_EXIT_USAGE;
+	}
+	if (name && (!name[0] || strlen(name) > KEY_NAME_MAX)) {
+		hgsctl_error("key add", "--name: 1 to %u bytes", KEY_NAME_MAX);
+		return HGSCTL_EXIT_USAGE;
+	}
+	for (size_t i = 0; alg && i < ARRAY_SIZE(algs); i++)
+		known |= streq(alg, algs[i]);
+	if (alg && !known) {
+		hgsctl_error("key add",
+			     "--algorithm '%s': expected ec-p256, ec-p384, rsa3072 or rsa4096",
+			     alg);
+		return HGSCTL_EXIT_USAGE;
+	}
+	req = json_object();
+	if (!req ||
+	    (name && json_object_set_new(req, "name", json_string(name)) < 0) ||
+	    (alg &&
+	     json_object_set_new(req, "algorithm", json_string(alg)) < 0) ||
+	    (primary && json_object_set_new(req, "primary", json_true()) < 0)) {
+		hgsctl_error("key add", "--name: not UTF-8 text");
+		return HGSCTL_EXIT_USAGE;
+	}
+	r = hgsctl_call(ctx, "POST", "/v1/admin/guardian-keys", req, &key);
+	if (r != HGSCTL_EXIT_OK)
+		return r;
+	if (ctx->json)
+		return hgsctl_print_json(key);
+	print_key(key, "added");
+	return HGSCTL_EXIT_OK;
+}
+
+/* set-primary, enable, disable, remove: METHOD on
+ * /v1/admin/guardian-keys/ID[/SUFFIX]. */
+static int key_one(struct hgsctl *ctx, int argc, char **argv, const char *what,
+		   const char *method, const char *suffix, const char *done)
+{
+	_cleanup_(json_decrefp) json_t *reply = NULL;
+	char path[KEY_ID_MAX * 3 + 64];
+	const char *id;
+	int r;
+
+	r = hgsctl_simple_args(ctx, what, key_usage, argc, argv, 1, &id);
+	if (r >= 0)
+		return r;
+	if (key_id_arg(what, id) < 0)
+		return HGSCTL_EXIT_USAGE;
+	if (hgsctl_path(path, sizeof(path), "guardian-keys", id, suffix) < 0)
+		return HGSCTL_EXIT_USAGE;
+	r = hgsctl_call(ctx, method, path, NULL, &reply);
+	if (r != HGSCTL_EXIT_OK)
+		return r;
+	if (ctx->json)
+		return reply ? hgsctl_print_json(reply) : HGSCTL_EXIT_OK;
+	if (reply)
+		print_key(reply, done);
+	else
+		printf("key %s %s\n", id, done);
+	return HGSCTL_EXIT_OK;
+}
+
+static int key_set_primary(struct hgsctl *ctx, int argc, char **argv)
+{
+	return key_one(ctx, argc, argv, "key set-primary", "POST", "primary",
+		       "is now the primary key");
+}
+
+static int key_enable(struct hgsctl *ctx, int argc, char **argv)
+{
+	return key_one(ctx, argc, argv, "key enable", "POST", "enable",
+		       "enabled");
+}
+
+static int key_disable(struct hgsctl *ctx, int argc, char **argv)
+{
+	return key_one(ctx, argc, argv, "key disable", "POST", "disable",
+		       "disabled");
+}
+
+static int key_remove(struct hgsctl *ctx, int argc, char **argv)
+{
+	return key_one(ctx, argc, argv, "key remove", "DELETE", NULL,
+		       "removed");
+}
+
+/* export [ID]: the key's signed public metadata, for owners' KPs. */
+static int key_export(struct hgsctl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	_cleanup_(json_decrefp) json_t *reply = NULL;
+	char path[KEY_ID_MAX * 3 + 64];
+	const char *id = "primary";
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			break; /* the output is JSON anyway */
+		case 'h':
+			key_usage(stdout);
+			return HGSCTL_EXIT_OK;
+		default:
+			hgsctl_error("key export", "try 'hgsctl key --help'");
+			return HGSCTL_EXIT_USAGE;
+		}
+	}
+	if (argc - optind > 1) {
+		hgsctl_error("key export", "unexpected argument '%s'",
+			     argv[optind + 1]);
+		return HGSCTL_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		id = argv[optind];
+		if (key_id_arg("key export", id) < 0)
+			return HGSCTL_EXIT_USAGE;
+	}
+	if (hgsctl_path(path, sizeof(path), "guardian-keys", id, "export") < 0)
+		return HGSCTL_EXIT_USAGE;
+	r = hgsctl_call(ctx, "GET", path, NULL, &reply);
+	if (r != HGSCTL_EXIT_OK)
+		return r;
+	return hgsctl_print_json(reply);
+}
+
+int cmd_key(struct hgsctl *ctx, int argc, char **argv)
+{
+	static const struct hgsctl_cmd verbs[] = {
+		{ "list", key_list, "list guardian keys" },
+		{ "add", key_add, "create a guardian key" },
+		{ "set-primary", key_set_primary,
+		  "make a key the one new KPs use" },
+		{ "enable", key_enable, "unwrap with a key again" },
+		{ "disable", key_disable, "release nothing with a key" },
+		{ "remove", key_remove, "delete a disabled, non-primary key" },
+		{ "export", key_export,
+		  "print a key's signed public metadata (default: primary)" },
+	};
+
+	return hgsctl_dispatch(ctx, "key", verbs, ARRAY_SIZE(verbs), key_usage,
+			       argc, argv);
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "host/secrets.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <jose/b64.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+
+#include "common/util.h"
+
+#define MAGIC "SVSC"
+#define VERSION 1
+#define IV_SIZE 12
+#define TAG_SIZE 16
+#define INFO_KEY "shieldvm secrets v1"
+#define LABEL_SECRETS_FP "shieldvm secrets fingerprint v1"
+#define LABEL_TK_FP "shieldvm tk fingerprint"
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint16_t get_u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int host_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const char *info,
+		     uint8_t *out, size_t out_len, struct err *e)
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[5];
+	int ok;
+
+	EVP_KDF_free(kdf);
+	if (!ctx)
+		return err_set(e, ENOMEM, "HKDF unavailable");
+	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+						(char *)"SHA256", 0);
+	p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						 (void *)ikm, ikm_len);
+	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+						 (void *)info, strlen(info));
+	p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+						 (void *)"", 0);
+	p[4] = OSSL_PARAM_construct_end();
+	ok = EVP_KDF_derive(ctx, out, out_len, p) == 1;
+	EVP_KDF_CTX_free(ctx);
+	if (!ok)
+		return err_set(e, EIO, "HKDF-SHA256 failed");
+	return 0;
+}
+
+static int hmac_b64(const uint8_t *key, size_t key_len, const char *msg,
+		    char out[48], struct err *e)
+{
+	uint8_t mac[32];
+	size_t mac_len = 0;
+
+	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len,
+		       (const uint8_t *)msg, strlen(msg), mac, sizeof(mac),
+		       &mac_len) ||
+	    mac_len != sizeof(mac))
+		return err_set(e, EIO, "HMAC-SHA256 failed");
+	if (jose_b64_enc_buf(mac, sizeof(mac), out, 47) != 43)
+		return err_set(e, EIO, "base64url encoding failed");
+	out[43] = '\0';
+	return 0;
+}
+
+int host_secrets_fingerprint(const struct host_secrets *s, char out[48],
+			     struct err *e)
+{
+	return hmac_b64(&s->key[0][0], sizeof(s->key), LABEL_SECRETS_FP, out,
+			e);
+}
+
+int host_tk_fingerprint(const uint8_t tk[KP_TK_SIZE], char out[48],
+			struct err *e)
+{
+	return hmac_b64(tk, KP_TK_SIZE, LABEL_TK_FP, out, e);
+}
+
+int host_secrets_generate(struct host_secrets *s, struct err *e)
+{
+	if (RAND_priv_bytes(&s->key[0][0], sizeof(s->key)) != 1)
+		return err_set(e, EIO, "no random bytes for the VM's keys");
+	return 0;
+}
+
+int host_secrets_binding(const uint8_t *buf, size_t len,
+			 struct host_secrets_binding *ret, struct err *e)
+{
+	if (len != HOST_SECRETS_FILE_SIZE)
+		return err_set(e, EBADMSG,
+			       "secrets file: %zu bytes, expected %d", len,
+			       (int)HOST_SECRETS_FILE_SIZE);
+	if (memcmp(buf, MAGIC, 4) != 0)
+		return err_set(e, EBADMSG, "secrets file: bad magic");
+	if (get_u16(buf + 4) != VERSION)
+		return err_set(e, EBADMSG,
+			       "secrets file: version %u, expected %d",
+			       get_u16(buf + 4), VERSION);
+	if (get_u16(buf + 6) != HOST_SECRETS_N)
+		return err_set(e, EBADMSG, "secrets file: %u keys, expected %d",
+			       get_u16(buf + 6), HOST_SECRETS_N);
+	ret->generation = get_u64(buf + 8);
+	memcpy(ret->kp_digest, buf + 16, KP_DIGEST_SIZE);
+	return 0;
+}
+
+/* AES-256-GCM under the TK-derived key, one shot either way. */
+static int gcm(bool enc, const uint8_t tk[KP_TK_SIZE], const uint8_t *iv,
+	       const uint8_t *aad, size_t aad_len, const uint8_t *in,
+	       size_t len, uint8_t *out, uint8_t *tag, struct err *e)
+{
+	uint8_t key[32];
+	EVP_CIPHER_CTX *ctx = NULL;
+	int n = 0, ok = 0, r;
+
+	r = host_hkdf_sha256(tk, KP_TK_SIZE, INFO_KEY, key, sizeof(key), e);
+	if (r < 0)
+		return r;
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx)
+		goto done;
+	if (EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), key, iv, enc, NULL) !=
+		    1 ||
+	    EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
+	    EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1)
+		goto done;
+	if (!enc &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE, tag) != 1)
+		goto done;
+	if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1) {
+		ok = -1;
+		goto done;
+	}
+	if (enc &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE, tag) != 1)
+		goto done;
+	ok = 1;
+done:
+	EVP_CIPHER_CTX_free(ctx);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (ok == -1) {
+		OPENSSL_cleanse(out, len);
+		return err_set(e, EKEYREJECTED,
+			       "secrets file does not decrypt with this "
+			       "transport key (another TK, or the file was "
+			       "modified)");
+	}
+	if (ok == 0) {
+		OPENSSL_cleanse(out, len);
+		return err_set(e, EIO, "AES-256-GCM failed");
+	}
+	return 0;
+}
+
+int host_secrets_open(const uint8_t *buf, size_t len,
+		      const uint8_t tk[KP_TK_SIZE],
+		      const struct host_secrets_binding *b,
+		      struct host_secrets *ret, struct err *e)
+{
+	struct host_secrets_binding have;
+	uint8_t tag[TAG_SIZE];
+	int r;
+
+	r = host_secrets_binding(buf, len, &have, e);
+	if (r < 0)
+		return r;
+	if (have.generation != b->generation ||
+	    CRYPTO_memcmp(have.kp_digest, b->kp_digest, KP_DIGEST_SIZE) != 0)
+		return err_set(e, ESTALE,
+			       "secrets file is bound to generation %llu of "
+			       "another key protector, not to generation %llu",
+			       (unsigned long long)have.generation,
+			       (unsigned long long)b->generation);
+	memcpy(tag, buf + HOST_SECRETS_HEADER_SIZE + sizeof(ret->key),
+	       TAG_SIZE);
+	return gcm(false, tk, buf + HOST_SECRETS_HEADER_SIZE - IV_SIZE, buf,
+		   HOST_SECRETS_HEADER_SIZE, buf + HOST_SECRETS_HEADER_SIZE,
+		   sizeof(ret->key), &ret->key[0][0], tag, e);
+}
+
+int host_secrets_seal(const struct host_secrets *s,
+		      const uint8_t tk[KP_TK_SIZE],
+		      const struct host_secrets_binding *b,
+		      uint8_t out[HOST_SECRETS_FILE_SIZE], struct err *e)
+{
+	uint8_t *iv = out + HOST_SECRETS_HEADER_SIZE - IV_SIZE;
+
+	memcpy(out, MAGIC, 4);
+	put_u16(out + 4, VERSION);
+	put_u16(out + 6, HOST_SECRETS_N);
+	put_u64(out + 8, b->generation);
+	memcpy(out + 16, b->kp_digest, KP_DIGEST_SIZE);
+	if (RAND_bytes(iv, IV_SIZE) != 1)
+		return err_set(e, EIO, "no random bytes for the IV");
+	return gcm(true, tk, iv, out, HOST_SECRETS_HEADER_SIZE, &s->key[0][0],
+		   sizeof(s->key), out + HOST_SECRETS_HEADER_SIZE,
+		   out + HOST_SECRETS_HEADER_SIZE + sizeof(s->key), e);
+}
