@@ -591,12 +591,15 @@ int api_unwrap_post(struct http_request *rq)
 	next_gen = (json_int_t)kp_generation(q.kp) + 1;
 	kp_digest_text(next_digest, nd);
 	r = kps_seal(&q, nd, tk, next_tk, &jwe);
-	if (r < 0) {
-		/* the cnf key was accepted when the token was issued */
+	if (r == -EINVAL) {
+		/* a key type seal_to_jwk does not take (token_issue accepted
+		 * it when the token was issued) */
 		r = kps_refuse(rq, &q, 401, "token_invalid",
 			       "cannot seal to the token's transport key");
 		goto out;
 	}
+	if (r < 0)
+		goto out; /* 500: nothing released */
 	/* Fail closed: no release that the audit log does not record. */
 	r = api_audit(rq, kps_host(&q), "unwrap", "pass",
 		      kps_details(&q, json_pack("{s:s, s:I, s:s}", "policy",
