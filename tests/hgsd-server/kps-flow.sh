@@ -103,3 +103,19 @@ expect_refused 403 commit_mac_invalid unwrap-commit
 commit "$TMP/kp3.json" "$(jq -r .next_tk "$TMP/sealed.json")"
 expect_status 200
 ok "commit MAC must come from the next TK"
+
+# Transport keys of every kind a token may carry: the answer is sealed to
+# each and opens with its private half only.
+cp "$TMP/tk.jwk" "$TMP/tk-p256.jwk"
+for kind in ec-p384 rsa; do
+	kps jwk-gen "$kind" >"$TMP/tk.jwk"
+	jq -c 'del(.d, .p, .q, .dp, .dq, .qi)' "$TMP/tk.jwk" >"$TMP/tk.pub.jwk"
+	host_key_token hk1 "$TMP/token-$kind"
+	unwrap "$TMP/kp3.json" "$TMP/token-$kind"
+	expect_status 200
+	open_sealed
+	jq -e '.generation == 3' "$TMP/sealed.json" >/dev/null || fail "$kind: sealed plaintext"
+	jq -r .sealed "$TMP/body" >"$TMP/sealed.jwe"
+	! kps open "$TMP/sealed.jwe" "$TMP/tk-p256.jwk" >/dev/null 2>&1 || fail "$kind: another key opened the answer"
+done
+ok "sealed to EC P-384 and RSA transport keys too; another key cannot open it"
