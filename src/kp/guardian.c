@@ -50,6 +50,8 @@ void guardian_free(struct guardian *g)
 		return;
 	jw_jwk_wipe_free(g->enc);
 	jw_jwk_wipe_free(g->sig);
+	EVP_PKEY_free(g->enc_key);
+	EVP_PKEY_free(g->sig_key);
 	OPENSSL_cleanse(g, sizeof(*g));
 	free(g);
 }
@@ -111,8 +113,10 @@ fail:
  * thumbprint, nothing else is present, private exactly when priv.
  */
 static int check_jwk(const json_t *jwk, enum guardian_alg alg, bool enc,
-		     bool priv, char kid_out[JW_KID_MAX], struct err *e)
+		     bool priv, char kid_out[JW_KID_MAX], EVP_PKEY **ret_pkey,
+		     struct err *e)
 {
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pk = NULL;
 	const char *role = enc ? "encryption" : "signing";
 	const char *want_alg = enc ? algs[alg].enc_alg : algs[alg].sig_alg;
 	const char *want_use = enc ? "enc" : "sig";
@@ -129,7 +133,7 @@ static int check_jwk(const json_t *jwk, enum guardian_alg alg, bool enc,
 				 role, e)) < 0)
 		return r;
 	if ((r = jw_jwk_check(jwk, priv, algs[alg].bits, algs[alg].bits, &kty,
-			      e)) < 0) {
+			      &pk, e)) < 0) {
 		err_prefix(e, "%s key", role);
 		return r;
 	}
@@ -151,15 +155,8 @@ static int check_jwk(const json_t *jwk, enum guardian_alg alg, bool enc,
 	if (!streq(k, thp))
 		return err_set(e, EBADMSG, "%s key kid \"%.64s\" is not its thumbprint %s",
 			       role, k, thp);
-	if (priv) {
-		_cleanup_(EVP_PKEY_freep) EVP_PKEY *pk = NULL;
-
-		if ((r = jw_jwk_to_pkey(jwk, &pk, e)) < 0) {
-			err_prefix(e, "%s key", role);
-			return r;
-		}
-	}
 	memcpy(kid_out, thp, sizeof(thp));
+	*ret_pkey = TAKE_PTR(pk);
 	return 0;
 }
 
@@ -195,6 +192,7 @@ int guardian_generate(const char *name, enum guardian_alg alg,
 		      struct guardian **ret, struct err *e)
 {
 	_cleanup_(guardian_freep) struct guardian *g = NULL;
+	EVP_PKEY *pk = NULL;
 	char kid[JW_KID_MAX];
 	int r;
 
@@ -214,11 +212,13 @@ int guardian_generate(const char *name, enum guardian_alg alg,
 	    (r = new_key(alg, false, &g->sig, e)) < 0)
 		return r;
 	/* a self-check of what we just made, with the parser's rules */
-	if ((r = check_jwk(g->enc, alg, true, true, kid, e)) < 0)
+	if ((r = check_jwk(g->enc, alg, true, true, kid, &pk, e)) < 0)
 		return r;
+	g->enc_key = TAKE_PTR(pk);
 	memcpy(g->id, kid, sizeof(kid));
-	if ((r = check_jwk(g->sig, alg, false, true, kid, e)) < 0)
+	if ((r = check_jwk(g->sig, alg, false, true, kid, &pk, e)) < 0)
 		return r;
+	g->sig_key = TAKE_PTR(pk);
 	*ret = TAKE_PTR(g);
 	return 0;
 }
@@ -232,6 +232,7 @@ static int from_json(const json_t *o, const char *type, bool priv,
 		     struct guardian **ret, struct err *e)
 {
 	_cleanup_(guardian_freep) struct guardian *g = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *ek = NULL, *sk = NULL;
 	const json_t *ver = json_object_get(o, "version");
 	const char *t, *name, *id, *alg_s;
 	char kid[JW_KID_MAX];
@@ -257,14 +258,14 @@ static int from_json(const json_t *o, const char *type, bool priv,
 			       "guardian algorithm \"%.32s\" not allowed (ec-p256, ec-p384, rsa3072, rsa4096)",
 			       alg_s);
 	if ((r = check_jwk(json_object_get(o, "encryption"), alg, true, priv,
-			   kid, e)) < 0)
+			   kid, &ek, e)) < 0)
 		return r;
 	if (!streq(id, kid))
 		return err_set(e, EBADMSG,
 			       "guardian id \"%.64s\" is not the encryption key's thumbprint %s",
 			       id, kid);
 	if ((r = check_jwk(json_object_get(o, "signing"), alg, false, priv, kid,
-			   e)) < 0)
+			   &sk, e)) < 0)
 		return r;
 	g = calloc(1, sizeof(*g));
 	if (!g)
@@ -273,6 +274,8 @@ static int from_json(const json_t *o, const char *type, bool priv,
 	memcpy(g->id, id, strlen(id) + 1);
 	g->alg = alg;
 	g->has_private = priv;
+	g->enc_key = TAKE_PTR(ek);
+	g->sig_key = TAKE_PTR(sk);
 	g->enc = jw_jwk_copy(json_object_get(o, "encryption"));
 	g->sig = jw_jwk_copy(json_object_get(o, "signing"));
 	if (!g->enc || !g->sig)
@@ -374,6 +377,9 @@ int guardian_public_copy(const struct guardian *g, struct guardian **ret,
 			 struct err *e)
 {
 	_cleanup_(guardian_freep) struct guardian *c = NULL;
+	EVP_PKEY *pk = NULL;
+	char kid[JW_KID_MAX];
+	int r;
 
 	if (!g || !ret)
 		return err_set(e, EINVAL, "guardian_public_copy: missing argument");
@@ -387,6 +393,12 @@ int guardian_public_copy(const struct guardian *g, struct guardian **ret,
 	c->sig = public_jwk(g->sig);
 	if (!c->enc || !c->sig)
 		return err_set(e, ENOMEM, "out of memory");
+	if ((r = check_jwk(c->enc, c->alg, true, false, kid, &pk, e)) < 0)
+		return r;
+	c->enc_key = pk;
+	if ((r = check_jwk(c->sig, c->alg, false, false, kid, &pk, e)) < 0)
+		return r;
+	c->sig_key = pk;
 	*ret = TAKE_PTR(c);
 	return 0;
 }
@@ -407,7 +419,8 @@ int guardian_metadata(const struct guardian *g, char **ret_text,
 	pub = guardian_public_json(g);
 	if (!pub || !(payload = jw_dump(pub)))
 		return err_set(e, ENOMEM, "out of memory");
-	if ((r = jw_jws_sign(g->sig, json_string_value(json_object_get(g->sig, "kid")),
+	if ((r = jw_jws_sign(g->sig_key, algs[g->alg].sig_alg,
+			     json_string_value(json_object_get(g->sig, "kid")),
 			     GUARDIAN_METADATA_CTY, payload, strlen(payload), &jws,
 			     e)) < 0)
 		return r;
@@ -456,7 +469,7 @@ int guardian_from_metadata(const char *text, size_t len,
 		return err_set(e, EKEYREJECTED,
 			       "guardian metadata is signed by kid \"%.64s\", not by the guardian's own signing key",
 			       kid);
-	if ((r = jw_jws_verify(jws, g->sig, e)) < 0) {
+	if ((r = jw_jws_verify(jws, g->sig_key, algs[g->alg].sig_alg, e)) < 0) {
 		err_prefix(e, "guardian metadata");
 		return r;
 	}

@@ -62,6 +62,10 @@ struct guardian {
 	json_t *enc;       /* JWK with kid, alg, use "enc"; private if has_private */
 	json_t *sig;       /* JWK with kid, alg, use "sig"; private if has_private */
 	bool has_private;
+	/* internal to src/kp: enc and sig as OpenSSL keys (EVP_PKEY *),
+	 * made once when the guardian is generated or parsed so that each
+	 * operation does not convert the JWK again */
+	void *enc_key, *sig_key;
 };
 
 void guardian_free(struct guardian *g); /* wipes and frees private JWKs */

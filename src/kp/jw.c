@@ -3,20 +3,16 @@
 #include "kp/jw.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <jose/jose.h>
-/* jose/openssl.h names the legacy RSA and EC_KEY types, which
- * OPENSSL_NO_DEPRECATED hides; declare them opaque so the header parses.
- * Only its EVP_PKEY functions are called here. */
-typedef struct rsa_st RSA;
-typedef struct ec_key_st EC_KEY;
-#include <jose/openssl.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/kdf.h>
+#include <openssl/param_build.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -318,8 +314,63 @@ int jw_ec_pub(const uint8_t *point, size_t len, EVP_PKEY **ret, struct err *e)
 	return 0;
 }
 
-int jw_jwk_check(const json_t *jwk, bool priv, unsigned min_bits,
-		 unsigned max_bits, enum jw_kty *ret_kty, struct err *e)
+/*
+ * Public keys from JWKs, cached by their point: building an EVP_PKEY
+ * builds its curve (Montgomery contexts, a modular inversion), which costs
+ * about as much as a signature check, and hgsd sees the same few owner and
+ * guardian keys in KP after KP. Public data only; a small round-robin
+ * table under a lock (the same approach as attest/token.c). Ephemeral
+ * keys (epk) do not go through it.
+ */
+#define JW_KEY_CACHE_SIZE 32
+
+static struct {
+	uint8_t point[JW_EC_POINT_MAX];
+	size_t len;
+	EVP_PKEY *pkey;
+} key_cache[JW_KEY_CACHE_SIZE];
+static unsigned key_cache_next;
+static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int ec_pub_cached(const uint8_t *point, size_t len, EVP_PKEY **ret,
+			 struct err *e)
+{
+	EVP_PKEY *pkey = NULL, *old = NULL;
+	unsigned slot;
+	int r;
+
+	pthread_mutex_lock(&key_cache_lock);
+	for (unsigned i = 0; i < JW_KEY_CACHE_SIZE; i++)
+		if (key_cache[i].pkey && key_cache[i].len == len &&
+		    memcmp(key_cache[i].point, point, len) == 0 &&
+		    EVP_PKEY_up_ref(key_cache[i].pkey) == 1) {
+			pkey = key_cache[i].pkey;
+			break;
+		}
+	pthread_mutex_unlock(&key_cache_lock);
+	if (pkey) {
+		*ret = pkey;
+		return 0;
+	}
+	if ((r = jw_ec_pub(point, len, &pkey, e)) < 0)
+		return r;
+	if (EVP_PKEY_up_ref(pkey) == 1) { /* the cache's reference */
+		pthread_mutex_lock(&key_cache_lock);
+		slot = key_cache_next++ % JW_KEY_CACHE_SIZE;
+		old = key_cache[slot].pkey;
+		memcpy(key_cache[slot].point, point, len);
+		key_cache[slot].len = len;
+		key_cache[slot].pkey = pkey;
+		pthread_mutex_unlock(&key_cache_lock);
+		EVP_PKEY_free(old);
+	}
+	*ret = pkey;
+	return 0;
+}
+
+static int jwk_check(const json_t *jwk, bool priv, unsigned min_bits,
+		     unsigned max_bits, enum jw_kty *ret_kty, EVP_PKEY **ret_pub,
+		     struct err *e)
 {
 	const char *kty;
 	size_t len;
@@ -355,8 +406,11 @@ int jw_jwk_check(const json_t *jwk, bool priv, unsigned min_bits,
 		if (len != coord)
 			return err_set(e, EBADMSG, "JWK y is %zu bytes, %s needs %zu",
 				       len, crv, coord);
-		if ((r = jw_ec_pub(point, 1 + 2 * coord, &pk, e)) < 0)
+		if ((r = (priv ? jw_ec_pub : ec_pub_cached)(point, 1 + 2 * coord,
+							     &pk, e)) < 0)
 			return r;
+		if (ret_pub && !priv)
+			*ret_pub = TAKE_PTR(pk);
 		if (priv) {
 			r = jwk_b64(jwk, "d", d, sizeof(d), &len, e);
 			OPENSSL_cleanse(d, sizeof(d));
@@ -397,16 +451,57 @@ int jw_jwk_check(const json_t *jwk, bool priv, unsigned min_bits,
 		for (size_t i = 0; i < ARRAY_SIZE(rsa_private); i++) {
 			const json_t *v = json_object_get(jwk, rsa_private[i]);
 
-			if (priv && !json_is_string(v))
-				return err_set(e, EBADMSG, "RSA JWK is not private (no \"%s\")",
-					       rsa_private[i]);
 			if (!priv && v)
 				return err_set(e, EBADMSG, "JWK holds a private key where a public one is expected");
+			if (!priv)
+				continue;
+			if (!json_is_string(v))
+				return err_set(e, EBADMSG, "RSA JWK is not private (no \"%s\")",
+					       rsa_private[i]);
+			/* strict base64url of at most the modulus size: libjose
+			 * is never handed a member it would choke on (it leaks
+			 * on some of those paths) */
+			r = jwk_b64(jwk, rsa_private[i], n, sizeof(n), &len, e);
+			OPENSSL_cleanse(n, sizeof(n));
+			if (r < 0)
+				return r;
+			if (len == 0)
+				return err_set(e, EBADMSG, "RSA JWK member \"%s\" is empty",
+					       rsa_private[i]);
 		}
 		*ret_kty = JW_RSA;
 		return 0;
 	}
 	return err_set(e, EBADMSG, "JWK key type \"%.16s\" not allowed (EC, RSA)", kty);
+}
+
+int jw_jwk_check(const json_t *jwk, bool priv, unsigned min_bits,
+		 unsigned max_bits, enum jw_kty *ret_kty, EVP_PKEY **ret_pkey,
+		 struct err *e)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pk = NULL;
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *c = NULL;
+	int r;
+
+	if ((r = jwk_check(jwk, priv, min_bits, max_bits, ret_kty,
+			   ret_pkey ? &pk : NULL, e)) < 0)
+		return r;
+	if (!ret_pkey && !priv)
+		return 0;
+	/* EC public keys came out of the point check; build the others */
+	if (!pk && (r = jw_jwk_to_pkey(jwk, &pk, e)) < 0)
+		return r;
+	if (priv) {
+		c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+		if (!c || EVP_PKEY_pairwise_check(c) != 1) {
+			ERR_clear_error();
+			return err_set(e, EBADMSG,
+				       "JWK private and public members do not belong together");
+		}
+	}
+	if (ret_pkey)
+		*ret_pkey = TAKE_PTR(pk);
+	return 0;
 }
 
 int jw_thumbprint(const json_t *jwk, char out[JW_KID_MAX], struct err *e)
@@ -419,39 +514,119 @@ int jw_thumbprint(const json_t *jwk, char out[JW_KID_MAX], struct err *e)
 	return 0;
 }
 
+/* A base64url member as a BIGNUM (secret members are wiped from the
+ * scratch buffer; the caller BN_clear_free's the result). */
+static int jwk_bn(const json_t *jwk, const char *name, BIGNUM **ret,
+		  struct err *e)
+{
+	uint8_t buf[JW_RSA_MAX_BYTES + 1];
+	size_t len;
+	int r;
+
+	r = jwk_b64(jwk, name, buf, sizeof(buf), &len, e);
+	if (r == 0 && !(*ret = BN_bin2bn(buf, (int)len, NULL)))
+		r = err_set(e, ENOMEM, "out of memory");
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+static const struct {
+	const char *jwk;
+	const char *param;
+} rsa_params[] = {
+	{ "n", OSSL_PKEY_PARAM_RSA_N },
+	{ "e", OSSL_PKEY_PARAM_RSA_E },
+	{ "d", OSSL_PKEY_PARAM_RSA_D },
+	{ "p", OSSL_PKEY_PARAM_RSA_FACTOR1 },
+	{ "q", OSSL_PKEY_PARAM_RSA_FACTOR2 },
+	{ "dp", OSSL_PKEY_PARAM_RSA_EXPONENT1 },
+	{ "dq", OSSL_PKEY_PARAM_RSA_EXPONENT2 },
+	{ "qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1 },
+};
+
+DEFINE_CLEANUP_FUNC(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
+DEFINE_CLEANUP_FUNC(OSSL_PARAM, OSSL_PARAM_free)
+
+/*
+ * JWK -> EVP_PKEY with OSSL_PARAM (EVP_PKEY_fromdata), for a JWK that
+ * jw_jwk_check accepted. Not libjose's converter: it goes through the
+ * legacy EC_KEY/RSA objects, builds a curve per call and leaks on some
+ * malformed inputs (found by fuzzing).
+ */
 int jw_jwk_to_pkey(const json_t *jwk, EVP_PKEY **ret, struct err *e)
 {
-	_cleanup_(json_decrefp) json_t *tmp = NULL;
-	EVP_PKEY *pkey;
+	_cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = NULL;
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+	BIGNUM *bn[ARRAY_SIZE(rsa_params)] = { NULL };
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	bool priv = jw_jwk_has_private(jwk), rsa;
+	uint8_t point[JW_EC_POINT_MAX];
+	EVP_PKEY *pkey = NULL;
+	enum jw_kty t;
+	size_t coord, len, n = 0;
+	int r = 0;
 
-	/* libjose refuses keys whose "alg"/"key_ops" do not fit what it
-	 * imagines the key is for; hand it the key members only. */
-	tmp = jw_jwk_copy(jwk);
-	if (!tmp)
+	if (!bld)
 		return err_set(e, ENOMEM, "out of memory");
-	json_object_del(tmp, "alg");
-	json_object_del(tmp, "use");
-	json_object_del(tmp, "kid");
-	json_object_del(tmp, "key_ops");
-	pkey = jose_openssl_jwk_to_EVP_PKEY(NULL, tmp);
-	jw_jwk_wipe_free(TAKE_PTR(tmp));
-	if (!pkey) {
-		ERR_clear_error();
-		return err_set(e, EBADMSG, "JWK is not a usable key");
-	}
-	if (jw_jwk_has_private(jwk)) {
-		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *c =
-			EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-
-		if (!c || EVP_PKEY_pairwise_check(c) != 1) {
-			ERR_clear_error();
-			EVP_PKEY_free(pkey);
-			return err_set(e, EBADMSG,
-				       "JWK private and public members do not belong together");
+	rsa = kty && streq(kty, "RSA");
+	if (rsa) {
+		for (; n < ARRAY_SIZE(rsa_params) && (priv || n < 2); n++)
+			if ((r = jwk_bn(jwk, rsa_params[n].jwk, &bn[n], e)) < 0 ||
+			    !OSSL_PARAM_BLD_push_BN(bld, rsa_params[n].param, bn[n])) {
+				r = r < 0 ? r : err_set(e, ENOMEM, "out of memory");
+				goto out;
+			}
+	} else if (kty && streq(kty, "EC") &&
+		   ec_coord(json_string_value(json_object_get(jwk, "crv")), &coord,
+			    &t) == 0) {
+		point[0] = 0x04;
+		if ((r = jwk_b64(jwk, "x", point + 1, coord, &len, e)) < 0 ||
+		    len != coord ||
+		    (r = jwk_b64(jwk, "y", point + 1 + coord, coord, &len, e)) < 0 ||
+		    len != coord) {
+			r = r < 0 ? r : err_set(e, EBADMSG, "JWK x/y has the wrong size");
+			goto out;
 		}
+		if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+						     group_name(coord), 0) ||
+		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+						      point, 1 + 2 * coord)) {
+			r = err_set(e, ENOMEM, "out of memory");
+			goto out;
+		}
+		if (priv) {
+			if ((r = jwk_bn(jwk, "d", &bn[0], e)) < 0)
+				goto out;
+			n = 1;
+			if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn[0])) {
+				r = err_set(e, ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+	} else {
+		r = err_set(e, EBADMSG, "JWK is not an EC P-256/P-384 or RSA key");
+		goto out;
+	}
+	params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, rsa ? "RSA" : "EC", NULL);
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
+			      params) != 1) {
+		ERR_clear_error();
+		r = err_set(e, EBADMSG, "JWK is not a usable key");
+		goto out;
 	}
 	*ret = pkey;
-	return 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		BN_clear_free(bn[i]);
+	/* params holds copies of the private numbers (OpenSSL 3.0 has no
+	 * OSSL_PARAM_clear_free) */
+	for (OSSL_PARAM *p = params; p && p->key; p++)
+		if (p->data)
+			OPENSSL_cleanse(p->data, p->data_size);
+	return r;
 }
 
 void jw_jwk_wipe(json_t *jwk)
@@ -553,10 +728,10 @@ fail:
 	return err_set(e, EIO, "%s signature failed", a->name);
 }
 
-int jw_jws_sign(const json_t *priv_jwk, const char *kid, const char *cty,
-		const char *payload, size_t len, json_t **ret, struct err *e)
+int jw_jws_sign(EVP_PKEY *pkey, const char *alg, const char *kid,
+		const char *cty, const char *payload, size_t len, json_t **ret,
+		struct err *e)
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	_cleanup_(json_decrefp) json_t *hdr = NULL, *jws = NULL;
 	_cleanup_free_ char *hdr_s = NULL, *input = NULL;
 	_cleanup_free_ uint8_t *sig = NULL;
@@ -564,11 +739,10 @@ int jw_jws_sign(const json_t *priv_jwk, const char *kid, const char *cty,
 	size_t hl, pl, sig_len = 0;
 	int r;
 
-	a = jws_alg_find(json_string_value(json_object_get(priv_jwk, "alg")));
-	if (!a)
-		return err_set(e, EINVAL, "signing key has no allowed \"alg\" (ES256, ES384, PS256)");
-	if ((r = jw_jwk_to_pkey(priv_jwk, &pkey, e)) < 0)
-		return r;
+	a = jws_alg_find(alg);
+	if (!a || !pkey)
+		return err_set(e, EINVAL, "signing alg \"%.32s\" not allowed (ES256, ES384, PS256)",
+			       alg ? alg : "(none)");
 	hdr = json_pack("{s:s, s:s, s:s}", "alg", a->name, "kid", kid, "cty", cty);
 	if (!hdr || !(hdr_s = jw_dump(hdr)))
 		return err_set(e, ENOMEM, "out of memory");
@@ -651,15 +825,15 @@ int jw_jws_open(const json_t *jws, const char *cty, size_t max_payload,
 	return 0;
 }
 
-int jw_jws_verify(const json_t *jws, const json_t *pub_jwk, struct err *e)
+int jw_jws_verify(const json_t *jws, EVP_PKEY *pkey, const char *key_alg,
+		  struct err *e)
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *m = NULL;
 	_cleanup_(json_decrefp) json_t *hdr = NULL;
 	_cleanup_(ECDSA_SIG_freep) ECDSA_SIG *sig = NULL;
 	_cleanup_free_ uint8_t *raw = NULL, *hbuf = NULL;
 	_cleanup_free_ char *input = NULL;
-	const char *prot, *payload, *sig_s, *alg, *key_alg;
+	const char *prot, *payload, *sig_s, *alg;
 	const struct jws_alg *a;
 	uint8_t der[JW_DER_SIG_MAX], *dp = der;
 	EVP_PKEY_CTX *pctx = NULL;
@@ -678,7 +852,6 @@ int jw_jws_verify(const json_t *jws, const json_t *pub_jwk, struct err *e)
 	    jw_str(hdr, "alg", "JWS protected header", &alg, e) < 0)
 		return err_set(e, EBADMSG, "JWS protected header is malformed");
 	a = jws_alg_find(alg);
-	key_alg = json_string_value(json_object_get(pub_jwk, "alg"));
 	if (!a)
 		return err_set(e, EINVAL, "JWS alg \"%.32s\" not allowed", alg);
 	if (!key_alg || !streq(key_alg, a->name))
@@ -687,8 +860,8 @@ int jw_jws_verify(const json_t *jws, const json_t *pub_jwk, struct err *e)
 	r = jw_b64_decode_alloc(sig_s, strlen(sig_s), JW_SIG_MAX, &raw, &raw_len);
 	if (r < 0)
 		return err_set(e, EBADMSG, "JWS signature is not base64url or too long");
-	if ((r = jw_jwk_to_pkey(pub_jwk, &pkey, e)) < 0)
-		return r;
+	if (!pkey)
+		return err_set(e, EINVAL, "no verification key");
 	if (a->kty == JW_RSA) {
 		sig_p = raw;
 		sig_len = raw_len;
@@ -764,7 +937,15 @@ int jw_ec_ephemeral(EVP_PKEY *pub, EVP_PKEY **ret_eph, json_t **ret_epk,
 		EVP_PKEY_get_bits(pub) == 384 ? 48 : 0;
 	if (!EVP_PKEY_is_a(pub, "EC") || !coord)
 		return err_set(e, EINVAL, "not an EC P-256/P-384 key");
-	eph = EVP_EC_gen(group_name(coord));
+	/* keygen with the peer as template copies its curve instead of
+	 * building it again */
+	{
+		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *c =
+			EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
+
+		if (!c || EVP_PKEY_keygen_init(c) != 1 || EVP_PKEY_keygen(c, &eph) != 1)
+			eph = NULL;
+	}
 	if (!eph ||
 	    EVP_PKEY_get_octet_string_param(eph, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
 					    point, sizeof(point), &len) != 1 ||
@@ -786,7 +967,8 @@ int jw_ec_ephemeral(EVP_PKEY *pub, EVP_PKEY **ret_eph, json_t **ret_epk,
 static const char *const epk_members[] = { "kty", "crv", "x", "y" };
 
 int jw_epk_point(const json_t *epk, uint8_t point[JW_EC_POINT_MAX],
-		 size_t *ret_len, size_t *ret_coord, struct err *e)
+		 size_t *ret_len, size_t *ret_coord, EVP_PKEY **ret_pub,
+		 struct err *e)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pk = NULL;
 	const char *kty, *crv;
@@ -814,6 +996,8 @@ int jw_epk_point(const json_t *epk, uint8_t point[JW_EC_POINT_MAX],
 		return r;
 	*ret_len = 1 + 2 * coord;
 	*ret_coord = coord;
+	if (ret_pub)
+		*ret_pub = TAKE_PTR(pk);
 	return 0;
 }
 
@@ -825,7 +1009,11 @@ int jw_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t *z, size_t max,
 
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
 	if (!ctx || EVP_PKEY_derive_init(ctx) != 1 ||
-	    EVP_PKEY_derive_set_peer_ex(ctx, peer, 1) != 1 ||
+	    /* peers are built by jw_ec_pub / jw_jwk_check, which refuse
+	     * points off the curve (P-256 and P-384 have cofactor 1), so
+	     * OpenSSL's full check (a scalar multiplication by the order)
+	     * would only repeat that at the cost of a second ECDH */
+	    EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) != 1 ||
 	    EVP_PKEY_derive(ctx, NULL, &len) != 1 || len > max ||
 	    EVP_PKEY_derive(ctx, z, &len) != 1) {
 		ERR_clear_error();
@@ -964,19 +1152,18 @@ int jw_rsa_oaep_decrypt(EVP_PKEY *priv, const uint8_t *in, size_t in_len,
 static const char *const ecdh_kw = "ECDH-ES+A256KW";
 static const char *const rsa_oaep = "RSA-OAEP-256";
 
-int jw_wrap_cek(const json_t *pub_jwk, const char *kid,
+int jw_wrap_cek(EVP_PKEY *pub, const char *alg, const char *kid,
 		const uint8_t cek[JW_CEK_SIZE], json_t **ret_hdr,
 		json_t **ret_ek, struct err *e)
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL, *eph = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *eph = NULL;
 	_cleanup_(json_decrefp) json_t *epk = NULL, *hdr = NULL, *ek = NULL;
-	const char *alg = json_string_value(json_object_get(pub_jwk, "alg"));
 	uint8_t z[JW_EC_MAX_COORD], kek[JW_CEK_SIZE], out[JW_RSA_MAX_BYTES];
 	size_t z_len, out_len;
 	int r;
 
-	if ((r = jw_jwk_to_pkey(pub_jwk, &pub, e)) < 0)
-		return r;
+	if (!pub)
+		return err_set(e, EINVAL, "no recipient key");
 	if (alg && streq(alg, ecdh_kw)) {
 		if ((r = jw_ec_ephemeral(pub, &eph, &epk, e)) < 0)
 			return r;
@@ -1025,15 +1212,13 @@ int jw_unwrap_cek(EVP_PKEY *priv, const char *alg, const json_t *epk,
 			return err_set(e, EKEYREJECTED, "%s recipient for a non-EC key", alg);
 		if (!epk)
 			return err_set(e, EBADMSG, "%s recipient without epk", alg);
-		if ((r = jw_epk_point(epk, point, &plen, &coord, e)) < 0)
+		if ((r = jw_epk_point(epk, point, &plen, &coord, &peer, e)) < 0)
 			return r;
 		if ((size_t)EVP_PKEY_get_bits(priv) != coord * 8)
 			return err_set(e, EKEYREJECTED, "epk is on another curve than the key");
 		if (ek_len != JW_KW_SIZE)
 			return err_set(e, EKEYREJECTED, "%s encrypted key is %zu bytes, not %d",
 				       alg, ek_len, JW_KW_SIZE);
-		if ((r = jw_ec_pub(point, plen, &peer, e)) < 0)
-			return r;
 		r = jw_ecdh(priv, peer, z, sizeof(z), &z_len, e);
 		if (r == 0)
 			r = jw_concat_kdf(z, z_len, ecdh_kw, NULL, 0, NULL, 0, kek, e);

@@ -8,8 +8,8 @@
  * a macro, which it no longer is: latchset/jose#145), so RSA guardians and
  * RSA transport keys cannot go through it; its base64url decoding is
  * lenient; and it accepts GCM tags of any length OpenSSL does. libjose is
- * still used where it is correct: key generation (jose_jwk_gen), JWK <->
- * EVP_PKEY conversion and RFC 7638 thumbprints; the tests use it as an
+ * still used where it is correct: key generation (jose_jwk_gen) and RFC
+ * 7638 thumbprints (jose_jwk_thp_buf); the tests use it as an
  * independent oracle (jose_jwe_dec, jose_jws_ver, jose_jwe_enc_jwk).
  *
  * Algorithms here, and nothing else:
@@ -88,14 +88,18 @@ enum jw_kty { JW_EC_P256, JW_EC_P384, JW_RSA };
 /* Check a JWK's key members: kty EC with crv P-256/P-384 (x, y of the
  * right size, on the curve) or kty RSA (n of min_bits..max_bits, odd e);
  * private members (d, or d p q dp dq qi) present exactly when priv. Other
- * members are not looked at. -EBADMSG otherwise. */
+ * members are not looked at. -EBADMSG otherwise. A private JWK must also
+ * pass OpenSSL's pairwise check. ret_pkey (or NULL): the key as an
+ * EVP_PKEY, to keep rather than convert again for each operation. */
 int jw_jwk_check(const json_t *jwk, bool priv, unsigned min_bits,
-		 unsigned max_bits, enum jw_kty *ret_kty, struct err *e);
+		 unsigned max_bits, enum jw_kty *ret_kty, EVP_PKEY **ret_pkey,
+		 struct err *e);
 bool jw_jwk_has_private(const json_t *jwk);
 /* RFC 7638 thumbprint, SHA-256, base64url. */
 int jw_thumbprint(const json_t *jwk, char out[JW_KID_MAX], struct err *e);
 /* EVP_PKEY of a (checked) JWK; private if the JWK is. */
 int jw_jwk_to_pkey(const json_t *jwk, EVP_PKEY **ret, struct err *e);
+
 /* Overwrite the private members' text with zeros in place (in jansson's
  * buffers), e.g. in a parsed document before it is freed. NULL-safe. */
 void jw_jwk_wipe(json_t *jwk);
@@ -113,25 +117,28 @@ json_t *jw_jwk_copy(const json_t *jwk);
 
 /* ---- JWS (flattened JSON serialization) ---- */
 
-/* Sign payload (bytes) with a private JWK whose "alg" is ES256, ES384 or
- * PS256; protected header {"alg", "kid", "cty"}. */
-int jw_jws_sign(const json_t *priv_jwk, const char *kid, const char *cty,
-		const char *payload, size_t len, json_t **ret, struct err *e);
+/* Sign payload (bytes) with a private key and alg ES256, ES384 or PS256;
+ * protected header {"alg", "kid", "cty"}. */
+int jw_jws_sign(EVP_PKEY *pkey, const char *alg, const char *kid,
+		const char *cty, const char *payload, size_t len, json_t **ret,
+		struct err *e);
 /* Structure of a flattened JWS: exactly protected/payload/signature,
  * protected header exactly {alg, kid, cty} with alg ES256/ES384/PS256 and
  * cty == cty. Returns the header (new ref) and the payload parsed as a JSON
  * object (new ref, at most max_payload bytes). No signature check. */
 int jw_jws_open(const json_t *jws, const char *cty, size_t max_payload,
 		json_t **ret_hdr, json_t **ret_payload, struct err *e);
-/* Signature check with a public JWK whose "alg" must equal the header's. */
-int jw_jws_verify(const json_t *jws, const json_t *pub_jwk, struct err *e);
+/* Signature check with a public key whose JWK "alg" (key_alg) must equal
+ * the header's. */
+int jw_jws_verify(const json_t *jws, EVP_PKEY *pkey, const char *key_alg,
+		  struct err *e);
 
 /* ---- key management and content encryption ---- */
 
-/* Wrap cek for a public JWK whose "alg" is ECDH-ES+A256KW or RSA-OAEP-256:
+/* Wrap cek for a public key with alg ECDH-ES+A256KW or RSA-OAEP-256:
  * *ret_hdr gets {"alg", "kid", "epk"?} (kid given), *ret_ek the encrypted
  * key (base64url string). */
-int jw_wrap_cek(const json_t *pub_jwk, const char *kid,
+int jw_wrap_cek(EVP_PKEY *pub, const char *alg, const char *kid,
 		const uint8_t cek[JW_CEK_SIZE], json_t **ret_hdr,
 		json_t **ret_ek, struct err *e);
 /* The reverse with a private EVP_PKEY. alg: the recipient's allow-listed
@@ -145,9 +152,10 @@ int jw_unwrap_cek(EVP_PKEY *priv, const char *alg, const json_t *epk,
 int jw_ec_ephemeral(EVP_PKEY *pub, EVP_PKEY **ret_eph, json_t **ret_epk,
 		    struct err *e);
 /* epk JWK (exactly kty, crv, x, y) -> uncompressed point, checked on the
- * curve; *ret_coord: field element size. */
+ * curve; *ret_coord: field element size; *ret_pub (if not NULL) the key. */
 int jw_epk_point(const json_t *epk, uint8_t point[JW_EC_POINT_MAX],
-		 size_t *ret_len, size_t *ret_coord, struct err *e);
+		 size_t *ret_len, size_t *ret_coord, EVP_PKEY **ret_pub,
+		 struct err *e);
 /* Z = ECDH(priv, peer), x-coordinate. */
 int jw_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t *z, size_t max,
 	    size_t *ret_len, struct err *e);

@@ -123,6 +123,16 @@ static const char *sig_kid(const struct guardian *g)
 	return json_string_value(json_object_get(g->sig, "kid"));
 }
 
+static const char *sig_alg(const struct guardian *g)
+{
+	return json_string_value(json_object_get(g->sig, "alg"));
+}
+
+static const char *enc_alg(const struct guardian *g)
+{
+	return json_string_value(json_object_get(g->enc, "alg"));
+}
+
 static bool vm_id_valid(const char *s)
 {
 	if (strlen(s) != KP_VM_ID_LEN)
@@ -290,7 +300,7 @@ static int parse_descriptor(struct kp *kp, const json_t *desc, struct err *e)
 	if (!streq(s, sig_kid(kp->owner)))
 		return err_set(e, EKEYREJECTED,
 			       "descriptor is signed by kid \"%.64s\", not by its owner", s);
-	if ((r = jw_jws_verify(desc, kp->owner->sig, e)) < 0) {
+	if ((r = jw_jws_verify(desc, kp->owner->sig_key, sig_alg(kp->owner), e)) < 0) {
 		err_prefix(e, "descriptor (owner signature)");
 		return r;
 	}
@@ -417,7 +427,7 @@ static int parse_seal(struct kp *kp, const json_t *seal, struct err *e)
 		return err_set(e, EKEYREJECTED,
 			       "seal is signed by kid \"%.64s\", neither the owner nor a listed guardian",
 			       kid);
-	if ((r = jw_jws_verify(seal, signer->sig, e)) < 0) {
+	if ((r = jw_jws_verify(seal, signer->sig_key, sig_alg(signer), e)) < 0) {
 		err_prefix(e, "seal (signed by %s)", signer->id);
 		return r;
 	}
@@ -487,6 +497,22 @@ int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e)
 	return 0;
 }
 
+int kp_digest_unverified(const char *text, size_t len,
+			 uint8_t out[KP_DIGEST_SIZE], struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *root = NULL;
+	int r;
+
+	if (!text || !out)
+		return err_set(e, EINVAL, "kp_digest_unverified: missing argument");
+	if (len > KP_MAX_SIZE)
+		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len, KP_MAX_SIZE);
+	if ((r = jw_parse_object(text, len, "KP", &root, e)) < 0)
+		return r;
+	return compute_digest(json_object_get(root, "descriptor"),
+			      json_object_get(root, "wrap"), out, e);
+}
+
 /* ---- unwrap ---- */
 
 /* The wrap plaintext must repeat what the descriptor and header say. */
@@ -530,7 +556,6 @@ static int check_plaintext(const struct kp *kp, const json_t *p,
 int kp_unwrap(const struct kp *kp, const struct guardian *me,
 	      uint8_t tk[KP_TK_SIZE], struct err *e)
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *priv = NULL;
 	_cleanup_free_ uint8_t *ct = NULL, *pt = NULL;
 	const json_t *wrap, *rcp, *h;
 	uint8_t cek[JW_CEK_SIZE], iv[JW_IV_SIZE], tag[JW_TAG_SIZE];
@@ -566,9 +591,9 @@ int kp_unwrap(const struct kp *kp, const struct guardian *me,
 	pt = malloc(ct_len + 1);
 	if (!pt)
 		return err_set(e, ENOMEM, "out of memory");
-	if ((r = jw_jwk_to_pkey(me->enc, &priv, e)) < 0)
-		return r;
-	r = jw_unwrap_cek(priv, json_string_value(json_object_get(h, "alg")),
+	if (!me->enc_key)
+		return err_set(e, EINVAL, "guardian %s has no key", me->id);
+	r = jw_unwrap_cek(me->enc_key, json_string_value(json_object_get(h, "alg")),
 			  json_object_get(h, "epk"), ek, ek_len, cek, e);
 	if (r == 0)
 		r = jw_gcm_decrypt(cek, iv, prot, strlen(prot), ct, ct_len, tag, pt, e);
@@ -631,7 +656,8 @@ static json_t *make_wrap(const struct guardian *const *rcps, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		json_t *h = NULL, *ek = NULL;
 
-		if ((r = jw_wrap_cek(rcps[i]->enc, rcps[i]->id, cek, &h, &ek, e)) < 0)
+		if ((r = jw_wrap_cek(rcps[i]->enc_key, enc_alg(rcps[i]), rcps[i]->id, cek,
+				       &h, &ek, e)) < 0)
 			goto fail;
 		if (json_array_append_new(arr, json_pack("{s:o, s:o}", "header", h,
 							 "encrypted_key", ek)) < 0)
@@ -695,7 +721,8 @@ static json_t *make_seal(const struct guardian *signer, const char *vm_id,
 		err_set(e, ENOMEM, "out of memory");
 		return NULL;
 	}
-	if (jw_jws_sign(signer->sig, sig_kid(signer), KP_SEAL_CTY, s, strlen(s),
+	if (jw_jws_sign(signer->sig_key, sig_alg(signer), sig_kid(signer),
+			KP_SEAL_CTY, s, strlen(s),
 			&jws, e) < 0)
 		return NULL;
 	return jws;
@@ -756,7 +783,8 @@ static json_t *make_descriptor(const struct guardian *owner,
 	    json_object_set_new(p, "iat", json_integer(now)) < 0 ||
 	    !(s = jw_dump(p)))
 		goto nomem;
-	if (jw_jws_sign(owner->sig, sig_kid(owner), KP_DESCRIPTOR_CTY, s,
+	if (jw_jws_sign(owner->sig_key, sig_alg(owner), sig_kid(owner),
+			KP_DESCRIPTOR_CTY, s,
 			strlen(s), &jws, e) < 0)
 		return NULL;
 	return jws;

@@ -143,14 +143,25 @@ int kp_roll(const struct kp *kp, const struct guardian *signer,
 
 /* Owner edits (owner private; tk from kp_unwrap as the owner): the same
  * TK, generation + 1, a new descriptor with the guardian added (-EEXIST if
- * present) or removed by id (-ENOENT if absent; -EINVAL if it would leave
- * no guardian). */
+ * present, -E2BIG beyond KP_MAX_GUARDIANS) or removed by id (-ENOENT if
+ * absent; -EINVAL if it would leave no guardian). -EKEYREJECTED when owner
+ * is not this KP's owner or tk is not its TK (checked by unwrapping). */
 int kp_grant(const struct kp *kp, const struct guardian *owner,
 	     const uint8_t tk[KP_TK_SIZE], const struct guardian *add,
 	     int64_t now, char **ret_text, struct err *e);
 int kp_revoke(const struct kp *kp, const struct guardian *owner,
 	      const uint8_t tk[KP_TK_SIZE], const char *guardian_id,
 	      int64_t now, char **ret_text, struct err *e);
+
+/*
+ * The KP digest of KP text WITHOUT verifying anything (no signatures, no
+ * seal): only for a KP this process has just made (e.g. hgsd putting the
+ * digest of kp_roll's output in its response), where a full kp_parse would
+ * verify two signatures it has just made. -EBADMSG if the members the
+ * digest covers are missing.
+ */
+int kp_digest_unverified(const char *text, size_t len,
+			 uint8_t out[KP_DIGEST_SIZE], struct err *e);
 
 /* base64url text of a KP digest (43 chars + NUL). */
 void kp_digest_text(const uint8_t d[KP_DIGEST_SIZE], char out[48]);

@@ -45,9 +45,8 @@ int seal_to_jwk(const json_t *jwk, const uint8_t *pt, size_t pt_len,
 		return err_set(e, E2BIG, "sealed plaintext of %zu bytes (max %d)", pt_len,
 			       SEAL_MAX_PLAINTEXT);
 	if ((r = jw_jwk_check(jwk, false, JW_RSA_MIN_BITS, JW_RSA_MAX_BITS, &kty,
-			      e)) < 0 ||
-	    (r = jw_thumbprint(jwk, kid, e)) < 0 ||
-	    (r = jw_jwk_to_pkey(jwk, &pub, e)) < 0) {
+			      &pub, e)) < 0 ||
+	    (r = jw_thumbprint(jwk, kid, e)) < 0) {
 		err_prefix(e, "transport key");
 		return -EINVAL;
 	}
@@ -220,7 +219,7 @@ int seal_open(const char *jwe, size_t len, const struct seal_keyop *op,
 			return err_set(e, EBADMSG, "sealed JWE: ECDH-ES with an encrypted key");
 		if (!epk)
 			return err_set(e, EBADMSG, "sealed JWE: ECDH-ES without epk");
-		if ((r = jw_epk_point(epk, point, &plen, &coord, e)) < 0) {
+		if ((r = jw_epk_point(epk, point, &plen, &coord, NULL, e)) < 0) {
 			err_prefix(e, "sealed JWE");
 			return r;
 		}
@@ -305,9 +304,8 @@ int seal_open_jwk(const char *jwe, size_t len, const json_t *priv_jwk,
 	if (!priv_jwk)
 		return err_set(e, EINVAL, "seal_open_jwk: missing key");
 	if ((r = jw_jwk_check(priv_jwk, true, JW_RSA_MIN_BITS, JW_RSA_MAX_BITS,
-			      &kty, e)) < 0 ||
-	    (r = jw_thumbprint(priv_jwk, kid, e)) < 0 ||
-	    (r = jw_jwk_to_pkey(priv_jwk, &pkey, e)) < 0) {
+			      &kty, &pkey, e)) < 0 ||
+	    (r = jw_thumbprint(priv_jwk, kid, e)) < 0) {
 		err_prefix(e, "transport key");
 		return -EINVAL;
 	}

@@ -587,6 +587,13 @@ static void test_kp_roll(void **state)
 
 	assert_int_equal(kp_roll(kp, hgs1, tk1, &next, &e), 0);
 	kp2 = parse_ok(next);
+	{
+		uint8_t d[KP_DIGEST_SIZE];
+
+		assert_int_equal(kp_digest_unverified(next, strlen(next), d, &e), 0);
+		assert_memory_equal(d, kp_digest(kp2), KP_DIGEST_SIZE);
+		assert_int_equal(kp_digest_unverified("{}", 2, d, &e), -EBADMSG);
+	}
 	assert_int_equal(kp_generation(kp2), 1);
 	assert_string_equal(kp_sealed_by(kp2), hgs1->id);
 	assert_memory_not_equal(kp_digest(kp2), kp_digest(kp), KP_DIGEST_SIZE);
@@ -624,14 +631,14 @@ static void test_kp_seal_by_stranger(void **state)
 	assert_int_equal(jw_jws_open(json_object_get(j, "seal"), "shieldvm-kp-seal+json",
 				     4096, &hdr, &payload, &e), 0);
 	p = dump(payload);
-	assert_int_equal(jw_jws_sign(stranger->sig,
+	assert_int_equal(jw_jws_sign(stranger->sig_key, "ES256",
 				     json_string_value(json_object_get(stranger->sig, "kid")),
 				     "shieldvm-kp-seal+json", p, strlen(p), &seal, &e), 0);
 	json_object_set_new(j, "seal", seal);
 	assert_int_equal(parse_json(j), -EKEYREJECTED);
 
 	/* signed by the stranger but claiming hgs1's kid */
-	assert_int_equal(jw_jws_sign(stranger->sig,
+	assert_int_equal(jw_jws_sign(stranger->sig_key, "ES256",
 				     json_string_value(json_object_get(hgs1->sig, "kid")),
 				     "shieldvm-kp-seal+json", p, strlen(p), &seal, &e), 0);
 	json_object_set_new(j, "seal", seal);
@@ -1080,8 +1087,17 @@ static void test_seal_round_trip(void **state)
 }
 
 /* a compact JWE made by libjose for k, with our header conventions */
+static char *libjose_seal_ex(const json_t *k, const char *alg, const char *enc,
+			     const char *pt, const json_t *extra);
+
 static char *libjose_seal(const json_t *k, const char *alg, const char *enc,
 			  const char *pt)
+{
+	return libjose_seal_ex(k, alg, enc, pt, NULL);
+}
+
+static char *libjose_seal_ex(const json_t *k, const char *alg, const char *enc,
+			     const char *pt, const json_t *extra)
 {
 	char kid[JW_KID_MAX], *out;
 	json_t *pub = pub_of(k), *jwe, *cek = json_object(), *hdr;
@@ -1094,6 +1110,8 @@ static char *libjose_seal(const json_t *k, const char *alg, const char *enc,
 	 * moved into it, encrypted by libjose with its own derived CEK */
 	hdr = json_pack("{s:s, s:s, s:s, s:s}", "alg", alg, "enc", enc, "kid", kid,
 			"cty", "shieldvm-sealed+json");
+	if (extra)
+		json_object_update(hdr, (json_t *)extra);
 	jwe = json_pack("{s:O}", "protected", hdr);
 	assert_true(jose_jwe_enc_jwk(NULL, jwe, NULL, pub, cek));
 	if (json_object_get(jwe, "header")) {
@@ -1140,6 +1158,18 @@ static void test_seal_from_libjose(void **state)
 		assert_int_equal(len, 5);
 		assert_memory_equal(out, "hello", 5);
 		free(jwe);
+
+		/* with PartyUInfo / PartyVInfo in the Concat KDF */
+		{
+			json_t *x = json_pack("{s:s, s:s}", "apu", "QWxpY2U", "apv", "Qm9i");
+
+			jwe = libjose_seal_ex(k, "ECDH-ES", "A256GCM", "hello", x);
+			if (seal_open_jwk(jwe, strlen(jwe), k, out, sizeof(out), &len, &e) < 0)
+				fail_msg("apu/apv: %s", e.msg);
+			assert_int_equal(len, 5);
+			free(jwe);
+			json_decref(x);
+		}
 
 		/* weak choices libjose will happily make: refused by name */
 		jwe = libjose_seal(k, "ECDH-ES+A128KW", "A256GCM", "hello");
