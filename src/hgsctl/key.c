@@ -61,6 +61,57 @@ static int key_id_arg(const char *what, const char *id)
 	return -EINVAL;
 }
 
+/*
+ * The options and operands of a verb taking key ids: --json/-j, --help/-h,
+ * and at most max ids. Key ids are base64url and may start with '-'
+ * ("-AlNV..."), which getopt would take for options: anything else that
+ * starts with '-' is an operand (and "--" ends the options). Returns -1 to
+ * go on with *ret_n ids in ids[], or an exit code.
+ */
+static int key_args(struct hgsctl *ctx, const char *what, int argc, char **argv,
+		    size_t min, size_t max, const char **ids, size_t *ret_n)
+{
+	bool options = true;
+	size_t n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (options && streq(a, "--")) {
+			options = false;
+			continue;
+		}
+		if (options && (streq(a, "--json") || streq(a, "-j"))) {
+			ctx->json = true;
+			continue;
+		}
+		if (options && (streq(a, "--help") || streq(a, "-h"))) {
+			key_usage(stdout);
+			return HGSCTL_EXIT_OK;
+		}
+		if (options && strncmp(a, "--", 2) == 0) {
+			hgsctl_error(what,
+				     "unknown option '%s' (try 'hgsctl key --help')",
+				     a);
+			return HGSCTL_EXIT_USAGE;
+		}
+		if (n == max) {
+			hgsctl_error(what,
+				     "unexpected argument '%s' (try 'hgsctl key --help')",
+				     a);
+			return HGSCTL_EXIT_USAGE;
+		}
+		ids[n++] = a;
+	}
+	if (n < min) {
+		hgsctl_error(what,
+			     "expected a key id (try 'hgsctl key --help')");
+		return HGSCTL_EXIT_USAGE;
+	}
+	*ret_n = n;
+	return -1;
+}
+
 static void print_key(const json_t *k, const char *verb)
 {
 	printf("key %s %s (%s, %s%s)\n", hgsctl_json_str(k, "id", "?"), verb,
@@ -198,10 +249,11 @@ static int key_one(struct hgsctl *ctx, int argc, char **argv, const char *what,
 {
 	_cleanup_(json_decrefp) json_t *reply = NULL;
 	char path[KEY_ID_MAX * 3 + 64];
-	const char *id;
+	const char *id = NULL;
+	size_t n;
 	int r;
 
-	r = hgsctl_simple_args(ctx, what, key_usage, argc, argv, 1, &id);
+	r = key_args(ctx, what, argc, argv, 1, 1, &id, &n);
 	if (r >= 0)
 		return r;
 	if (key_id_arg(what, id) < 0)
@@ -247,41 +299,20 @@ static int key_remove(struct hgsctl *ctx, int argc, char **argv)
 /* export [ID]: the key's signed public metadata, for owners' KPs. */
 static int key_export(struct hgsctl *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	_cleanup_(json_decrefp) json_t *reply = NULL;
 	char path[KEY_ID_MAX * 3 + 64];
 	const char *id = "primary";
-	int c, r;
+	size_t n;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			break; /* the output is JSON anyway */
-		case 'h':
-			key_usage(stdout);
-			return HGSCTL_EXIT_OK;
-		default:
-			hgsctl_error("key export", "try 'hgsctl key --help'");
-			return HGSCTL_EXIT_USAGE;
-		}
-	}
-	if (argc - optind > 1) {
-		hgsctl_error("key export", "unexpected argument '%s'",
-			     argv[optind + 1]);
+	r = key_args(ctx, "key export", argc, argv, 0, 1, &id, &n);
+	if (r >= 0)
+		return r;
+	if (n == 1 && key_id_arg("key export", id) < 0)
 		return HGSCTL_EXIT_USAGE;
-	}
-	if (optind < argc) {
-		id = argv[optind];
-		if (key_id_arg("key export", id) < 0)
-			return HGSCTL_EXIT_USAGE;
-	}
 	if (hgsctl_path(path, sizeof(path), "guardian-keys", id, "export") < 0)
 		return HGSCTL_EXIT_USAGE;
+	/* the output is JSON with or without --json */
 	r = hgsctl_call(ctx, "GET", path, NULL, &reply);
 	if (r != HGSCTL_EXIT_OK)
 		return r;

@@ -86,6 +86,13 @@ err_has "key id 'a/b'"
 expect 2 key enable
 expect 2 key export a b
 expect 2 key frobnicate
+expect 2 key enable --bogus
+# ids are base64url and may start with '-': operands, not options
+expect 1 key enable -AAAAAAAA
+err_has 'not_found, HTTP 404'
+expect 1 key export -AAAAAAAA
+expect 1 key remove -- -AAAAAAAA
+err_has 'not_found, HTTP 404'
 expect 0 key --help
 out_has '^Usage: hgsctl key list'
 ok "key usage errors (2)"

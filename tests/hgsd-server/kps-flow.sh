@@ -55,12 +55,20 @@ sqlite3 "$TMP/state/hgsd.db" "SELECT details FROM audit" | grep -q "$tk0" && fai
 ok "unwrap audited (host, vm_id, KP digest, key), no TK in logs or audit"
 
 # Before any commit, unwrapping generation 0 again works (a host that
-# crashed before committing retries).
+# crashed before committing retries, or a second host starts the VM): each
+# unwrap rolls to another generation-1 KP. Only one of them can be
+# committed; the other host's commit is refused.
 unwrap "$TMP/kp0.json"
 expect_status 200
+cp "$TMP/sealed.json" "$TMP/sealed-a.json"
+cp "$TMP/next.json" "$TMP/kp1-a.json"
+open_sealed
+cp "$TMP/next.json" "$TMP/kp1-b.json"
+read -r d1b _ < <(kps digest "$TMP/kp1-b.json")
+[[ $d1b != "$d1" ]] || fail "two unwraps rolled to the same KP"
 
 # ---- commit ----
-cp "$TMP/next.json" "$TMP/kp1.json"
+cp "$TMP/kp1-a.json" "$TMP/kp1.json"
 commit "$TMP/kp1.json" "$tk1"
 expect_status 200
 jq_expect ".vm_id == \"$VM_ID\" and .generation == 1 and .committed == true"
@@ -70,7 +78,11 @@ audit_expect ".result == \"pass\" and .host == \"hk1\" and .details.kp_digest ==
 	fail "rollback record not written"
 commit "$TMP/kp1.json" "$tk1"
 expect_status 200
-ok "commit of generation 1 (and again: idempotent)"
+commit "$TMP/kp1-b.json" "$(jq -r .next_tk "$TMP/sealed.json")"
+expect_refused 409 kp_rolled_back unwrap-commit
+unwrap "$TMP/kp1-b.json"
+expect_refused 409 kp_rolled_back unwrap
+ok "commit of generation 1 (and again: idempotent); the other generation-1 KP is refused"
 
 # The committed generation unwraps; the older one is refused.
 unwrap "$TMP/kp1.json"
@@ -103,3 +115,19 @@ expect_refused 403 commit_mac_invalid unwrap-commit
 commit "$TMP/kp3.json" "$(jq -r .next_tk "$TMP/sealed.json")"
 expect_status 200
 ok "commit MAC must come from the next TK"
+
+# Transport keys of every kind a token may carry: the answer is sealed to
+# each and opens with its private half only.
+cp "$TMP/tk.jwk" "$TMP/tk-p256.jwk"
+for kind in ec-p384 rsa; do
+	kps jwk-gen "$kind" >"$TMP/tk.jwk"
+	jq -c 'del(.d, .p, .q, .dp, .dq, .qi)' "$TMP/tk.jwk" >"$TMP/tk.pub.jwk"
+	host_key_token hk1 "$TMP/token-$kind"
+	unwrap "$TMP/kp3.json" "$TMP/token-$kind"
+	expect_status 200
+	open_sealed
+	jq -e '.generation == 3' "$TMP/sealed.json" >/dev/null || fail "$kind: sealed plaintext"
+	jq -r .sealed "$TMP/body" >"$TMP/sealed.jwe"
+	! kps open "$TMP/sealed.jwe" "$TMP/tk-p256.jwk" >/dev/null 2>&1 || fail "$kind: another key opened the answer"
+done
+ok "sealed to EC P-384 and RSA transport keys too; another key cannot open it"
