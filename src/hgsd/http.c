@@ -19,6 +19,7 @@
 
 #include "common/limits.h"
 #include "common/util.h"
+#include "hgsd/jsonload.h"
 #include "hgsd/log.h"
 
 struct http_server {
@@ -198,58 +199,23 @@ static enum MHD_Result queue(struct http_conn_state *st)
 
 /* ---- JSON bodies ---- */
 
-unsigned http_json_depth(const char *buf, size_t len)
-{
-	unsigned depth = 0, max = 0;
-	bool in_str = false;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = buf[i];
-
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-			continue;
-		}
-		switch (c) {
-		case '"':
-			in_str = true;
-			break;
-		case '[':
-		case '{':
-			if (++depth > max)
-				max = depth;
-			break;
-		case ']':
-		case '}':
-			if (depth)
-				depth--;
-			break;
-		default:
-			break;
-		}
-	}
-	return max;
-}
-
 /* Parse the body of a route that needs one. 0: parsed; 1: a 400 reply was
  * made; negative errno: failed (500). */
 static int parse_body(struct http_conn_state *st)
 {
 	json_error_t jerr;
-	json_t *j;
+	json_t *j = NULL;
 	int r;
 
 	if (!st->len)
 		r = http_error(&st->rq, 400, "bad_request",
 			       "the request needs a JSON object body");
-	else if (http_json_depth(st->buf, st->len) > HGSD_JSON_MAX_DEPTH)
+	else if ((r = jsonload_body(st->buf, st->len, HGSD_JSON_MAX_DEPTH, &j,
+				    &jerr)) == -E2BIG)
 		r = http_error(&st->rq, 400, "bad_request",
 			       "JSON nested deeper than %u levels",
 			       HGSD_JSON_MAX_DEPTH);
-	else if (!(j = json_loadb(st->buf, st->len, JSON_REJECT_DUPLICATES, &jerr)))
+	else if (r < 0)
 		r = http_error(&st->rq, 400, "bad_request",
 			       "body is not valid JSON: %s (line %d, column %d)",
 			       jerr.text, jerr.line, jerr.column);

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Request bodies into jansson without jansson lexing the long strings: see
+ * jsonload.h for why this gives exactly json_loadb's result. */
+#include "hgsd/jsonload.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+#define PLACEHOLDER_MAX 16 /* "\u0000" + index + quotes, with room */
+
+struct span {
+	size_t start; /* first byte of the string's content */
+	size_t len;   /* content bytes, quotes excluded */
+};
+
+struct scan {
+	unsigned depth;
+	bool nul_escape; /* some string has a \u0000 escape */
+	size_t n_spans;
+	struct span spans[JSONLOAD_MAX_SPANS];
+};
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* One pass over the text as a JSON lexer sees it: strings from an unescaped
+ * quote to the next, brackets outside strings. Invalid texts scan to
+ * something; jansson judges them. */
+static void scan(const char *buf, size_t len, struct scan *s)
+{
+	unsigned depth = 0;
+
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < len; i++) {
+		switch (buf[i]) {
+		case '"': {
+			size_t start = i + 1;
+			bool plain = true;
+
+			for (i = start; i < len; i++) {
+				unsigned char c = (unsigned char)buf[i];
+
+				if (c == '"')
+					break;
+				if (c == '\\') {
+					plain = false;
+					if (len - i > 5 && buf[i + 1] == 'u' &&
+					    memcmp(buf + i + 2, "0000", 4) == 0)
+						s->nul_escape = true;
+					i++; /* the escaped character */
+					continue;
+				}
+				if (c < 0x20 || c > 0x7e)
+					plain = false;
+			}
+			if (i >= len)
+				return; /* unterminated: jansson says so */
+			if (plain && i - start >= JSONLOAD_LONG_STRING &&
+			    s->n_spans < JSONLOAD_MAX_SPANS) {
+				size_t j = i + 1;
+
+				while (j < len && is_ws(buf[j]))
+					j++;
+				/* a value, not a key */
+				if (j >= len || buf[j] != ':')
+					s->spans[s->n_spans++] = (struct span){
+						.start = start, .len = i - start
+					};
+			}
+			break;
+		}
+		case '[':
+		case '{':
+			if (++depth > s->depth)
+				s->depth = depth;
+			break;
+		case ']':
+		case '}':
+			if (depth)
+				depth--;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+unsigned jsonload_depth(const char *buf, size_t len)
+{
+	struct scan s;
+
+	scan(buf, len, &s);
+	return s.depth;
+}
+
+/* The text with every span's string replaced by "\u0000<index>". */
+static char *shrink(const char *buf, size_t len, const struct scan *s,
+		    size_t *ret_len)
+{
+	char *out = malloc(len + 1);
+	size_t o = 0, from = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t k = 0; k < s->n_spans; k++) {
+		const struct span *sp = &s->spans[k];
+		int n;
+
+		/* up to and including the opening quote */
+		memcpy(out + o, buf + from, sp->start - from);
+		o += sp->start - from;
+		/* shorter than the span: JSONLOAD_LONG_STRING > PLACEHOLDER_MAX */
+		n = snprintf(out + o, PLACEHOLDER_MAX, "\\u0000%zu", k);
+		o += (size_t)n;
+		from = sp->start + sp->len; /* the closing quote comes next */
+	}
+	memcpy(out + o, buf + from, len - from);
+	o += len - from;
+	out[o] = '\0';
+	*ret_len = o;
+	return out;
+}
+
+/* Put each span's bytes back into its placeholder; counts the patches. */
+static int patch(json_t *j, const char *buf, const struct scan *s,
+		 size_t *patched)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_object(j)) {
+		json_object_foreach(j, key, v) {
+			if (patch(v, buf, s, patched) < 0)
+				return -1;
+		}
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v) {
+			if (patch(v, buf, s, patched) < 0)
+				return -1;
+		}
+	} else if (json_is_string(j) && json_string_length(j) >= 2 &&
+		   json_string_value(j)[0] == '\0') {
+		const char *digits = json_string_value(j) + 1;
+		char *end;
+		unsigned long k = strtoul(digits, &end, 10);
+		const struct span *sp;
+
+		if (end == digits || *end || k >= s->n_spans)
+			return -1;
+		sp = &s->spans[k];
+		if (json_string_setn_nocheck(j, buf + sp->start, sp->len) < 0)
+			return -1;
+		++*patched;
+	}
+	return 0;
+}
+
+int jsonload_body(const char *buf, size_t len, unsigned max_depth,
+		  json_t **ret, json_error_t *err)
+{
+	_cleanup_free_ char *small = NULL;
+	size_t small_len, patched = 0;
+	struct scan s;
+	json_t *j;
+
+	scan(buf, len, &s);
+	if (s.depth > max_depth)
+		return -E2BIG;
+	if (s.n_spans && !s.nul_escape)
+		small = shrink(buf, len, &s, &small_len);
+	if (small) {
+		j = json_loadb(small, small_len,
+			       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+		if (j && patch(j, buf, &s, &patched) == 0 &&
+		    patched == s.n_spans) {
+			*ret = j;
+			return 0;
+		}
+		json_decref(j);
+	}
+	/* Nothing to set aside, or jansson refused the short text: the
+	 * original, so that errors are jansson's own. */
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, err);
+	if (!j)
+		return -EBADMSG;
+	*ret = j;
+	return 0;
+}
