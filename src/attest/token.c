@@ -3,9 +3,13 @@
  * Health tokens: ES256 compact JWS over EAR claims (layout in token.h).
  *
  * What goes through libjose and what does not:
- *  - EVP_PKEY -> JWK conversion (the signing key's public JWK, transport
- *    keys given to token_jwk_from_pkey) and RFC 7638 thumbprints use libjose
- *    (jose_openssl_jwk_from_EVP_PKEY, jose_jwk_thp_buf), as DESIGN.md asks.
+ *  - RFC 7638 thumbprints use libjose (jose_jwk_thp_buf), as DESIGN.md
+ *    asks. EVP_PKEY -> JWK conversion (the signing key's public JWK,
+ *    transport keys given to token_jwk_from_pkey) writes what libjose's
+ *    jose_openssl_jwk_from_EVP_PKEY writes, from the key's public
+ *    parameters: libjose needs a DER round trip to drop the private half
+ *    and a legacy key export, together ~3x an attestation's crypto floor
+ *    on hgsd's hot path. tests/unit/test_token.c compares the two.
  *  - The compact JWS itself (ES256 sign and verify) is done here with
  *    OpenSSL's EVP API. Measured on this machine (bench/bench_token.c),
  *    jose_jws_sig costs about 5-6x a raw ECDSA P-256 signature: libjose
@@ -33,12 +37,6 @@
 #include <string.h>
 
 #include <jose/jose.h>
-/* jose/openssl.h names the legacy RSA and EC_KEY types, which
- * OPENSSL_NO_DEPRECATED hides; declare them opaque so the header parses.
- * Only its EVP_PKEY functions are called here. */
-typedef struct rsa_st RSA;
-typedef struct ec_key_st EC_KEY;
-#include <jose/openssl.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -540,38 +538,87 @@ static int pkey_allowed(EVP_PKEY *pkey, bool *ret_p256, struct err *e)
 	}
 }
 
+/* Set member name of jwk to the base64url big-endian bytes of the key's
+ * public parameter param: exactly len bytes, or as few as it needs when
+ * len is 0 (what libjose writes: EC coordinates at the field size, RSA
+ * n and e minimal). */
+static int jwk_set_param(json_t *jwk, const char *name, EVP_PKEY *pkey,
+			 const char *param, size_t len)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *text = NULL;
+	BIGNUM *bn = NULL;
+	size_t n;
+	int ok;
+
+	if (EVP_PKEY_get_bn_param(pkey, param, &bn) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	if (!len)
+		len = (size_t)BN_num_bytes(bn);
+	buf = malloc(len ? len : 1);
+	text = malloc(b64url_len(len) + 1);
+	ok = buf && text && BN_bn2binpad(bn, buf, (int)len) == (int)len;
+	BN_free(bn);
+	if (!ok)
+		return -1;
+	n = b64url_encode(buf, len, text);
+	return json_object_set_new(jwk, name, json_stringn(text, n));
+}
+
 int token_jwk_from_pkey(EVP_PKEY *pkey, json_t **ret, struct err *e)
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
 	_cleanup_(json_decrefp) json_t *jwk = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	char kid[64];
+	char group[64], kid[64];
+	size_t coord = 0, len = 0;
 	bool p256;
-	int len, r;
+	int r;
 
 	if (!pkey)
 		return err_set(e, EINVAL, "no key");
 	if ((r = pkey_allowed(pkey, &p256, e)) < 0)
 		return r;
-	/* Convert only the public half: a private key never passes through
-	 * jansson strings, which are freed without being wiped. */
-	len = i2d_PUBKEY(pkey, &der);
-	if (len <= 0) {
-		ERR_clear_error();
-		return err_set(e, EINVAL, "cannot encode the public key");
-	}
-	p = der;
-	pub = d2i_PUBKEY(NULL, &p, len);
-	OPENSSL_free(der);
-	if (!pub) {
-		ERR_clear_error();
-		return err_set(e, EINVAL, "cannot decode the public key");
-	}
-	jwk = jose_openssl_jwk_from_EVP_PKEY(NULL, pub);
-	ERR_clear_error();
+	/* Only the public parameters are read: a private key never passes
+	 * through jansson strings, which are freed without being wiped. The
+	 * members and their order are libjose's (jose_openssl_jwk_from_
+	 * EVP_PKEY), without its DER round trip, which cost more than an ECDSA
+	 * signature per call (tests/unit/test_token.c compares the two). */
+	jwk = json_object();
 	if (!jwk)
-		return err_set(e, EINVAL, "libjose cannot express the key as a JWK");
+		return err_set(e, ENOMEM, "out of memory");
+	if (EVP_PKEY_is_a(pkey, "RSA")) {
+		if (json_object_set_new(jwk, "kty", json_string("RSA")) < 0 ||
+		    jwk_set_param(jwk, "n", pkey, OSSL_PKEY_PARAM_RSA_N, 0) < 0 ||
+		    jwk_set_param(jwk, "e", pkey, OSSL_PKEY_PARAM_RSA_E, 0) < 0)
+			return err_set(e, EINVAL, "cannot express the RSA key as a JWK");
+	} else {
+		/* pkey_allowed: a named curve, P-256, P-384 or P-521 */
+		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						   sizeof(group), &len) != 1) {
+			ERR_clear_error();
+			return err_set(e, EINVAL, "EC key without a named curve");
+		}
+		switch (OBJ_sn2nid(group)) {
+		case NID_X9_62_prime256v1:
+			snprintf(group, sizeof(group), "P-256");
+			coord = 32;
+			break;
+		case NID_secp384r1:
+			snprintf(group, sizeof(group), "P-384");
+			coord = 48;
+			break;
+		default:
+			snprintf(group, sizeof(group), "P-521");
+			coord = 66;
+			break;
+		}
+		if (json_object_set_new(jwk, "kty", json_string("EC")) < 0 ||
+		    json_object_set_new(jwk, "crv", json_string(group)) < 0 ||
+		    jwk_set_param(jwk, "x", pkey, OSSL_PKEY_PARAM_EC_PUB_X, coord) < 0 ||
+		    jwk_set_param(jwk, "y", pkey, OSSL_PKEY_PARAM_EC_PUB_Y, coord) < 0)
+			return err_set(e, EINVAL, "cannot express the EC key as a JWK");
+	}
 	if (jwk_has_private(jwk))
 		return err_set(e, EIO, "public JWK came out with private members");
 	if ((r = token_jwk_thumbprint(jwk, kid, e)) < 0)

@@ -17,6 +17,11 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <jose/jose.h>
+/* jose/openssl.h names the legacy RSA and EC_KEY types; only its EVP_PKEY
+ * function is called here. */
+typedef struct rsa_st RSA;
+typedef struct ec_key_st EC_KEY;
+#include <jose/openssl.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -388,6 +393,38 @@ static void test_libjose_interop(void **state)
 	}
 	json_decref(priv_jwk);
 	free(jwt);
+}
+
+/* token_jwk_from_pkey writes what libjose's jose_openssl_jwk_from_EVP_PKEY
+ * writes for the public half (members, values, order), plus the kid. */
+static void test_jwk_from_pkey_as_libjose(void **state)
+{
+	static const char *const curves[] = { "P-256", "P-384", "P-521" };
+
+	for (size_t i = 0; i < 3 * ARRAY_SIZE(curves) + 4; i++) {
+		EVP_PKEY *pkey = i < 3 * ARRAY_SIZE(curves)
+					 ? EVP_EC_gen(curves[i % ARRAY_SIZE(curves)])
+					 : EVP_RSA_gen(i % 2 ? 2048 : 3072);
+		json_t *ours = NULL, *theirs;
+		struct err e = { { 0 } };
+		char *a, *b;
+
+		assert_non_null(pkey);
+		assert_int_equal(token_jwk_from_pkey(pkey, &ours, &e), 0);
+		theirs = jose_openssl_jwk_from_EVP_PKEY(NULL, pkey);
+		assert_non_null(theirs);
+		assert_true(jose_jwk_pub(NULL, theirs));
+		json_object_set(theirs, "kid", json_object_get(ours, "kid"));
+		a = json_dumps(ours, JSON_COMPACT);
+		b = json_dumps(theirs, JSON_COMPACT);
+		assert_string_equal(a, b);
+		assert_null(json_object_get(ours, "d"));
+		free(a);
+		free(b);
+		json_decref(ours);
+		json_decref(theirs);
+		EVP_PKEY_free(pkey);
+	}
 }
 
 /* ---- algorithm and key confusion ---- */
@@ -1284,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_trust_vectors),
 		cmocka_unit_test(test_libjose_interop),
+		cmocka_unit_test(test_jwk_from_pkey_as_libjose),
 		cmocka_unit_test(test_alg_none),
 		cmocka_unit_test(test_hs256_public_key_as_secret),
 		cmocka_unit_test(test_other_algs),
