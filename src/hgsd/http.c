@@ -43,6 +43,7 @@ struct http_conn_state {
 	char *param;
 	char *buf; /* body, at most max_body bytes */
 	size_t len, cap;
+	size_t announced; /* Content-Length (at most max_body), or 0 */
 	size_t received; /* all body bytes seen, kept or not */
 	bool too_large;
 	bool queued;
@@ -457,6 +458,7 @@ static bool request_begin(struct http_conn_state *st)
 				   "request body over %zu bytes", srv->o.max_body);
 			return true;
 		}
+		st->announced = (size_t)n;
 	}
 	return false;
 }
@@ -482,7 +484,8 @@ static enum MHD_Result request_data(struct http_conn_state *st,
 		return MHD_YES;
 	}
 	if (st->len + n > st->cap) {
-		size_t ncap = st->cap ? st->cap : 4096;
+		/* the announced length at once, not four doublings of 40 KB */
+		size_t ncap = st->cap ? st->cap : st->announced > 4096 ? st->announced : 4096;
 		char *nb;
 
 		while (ncap < st->len + n)

@@ -25,6 +25,13 @@ struct scan {
 	struct span spans[JSONLOAD_MAX_SPANS];
 };
 
+/* Bytes that end a plain run inside a string: the quote, the backslash,
+ * control characters and everything outside printable ASCII. */
+__extension__ static const bool not_plain[256] = {
+	[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true,
+	[0x7f ... 0xff] = true,
+};
+
 static bool is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -47,6 +54,8 @@ static void scan(const char *buf, size_t len, struct scan *s)
 			for (i = start; i < len; i++) {
 				unsigned char c = (unsigned char)buf[i];
 
+				if (!not_plain[c])
+					continue;
 				if (c == '"')
 					break;
 				if (c == '\\') {

@@ -30,9 +30,9 @@
 #include <jansson.h>
 
 /* String values at least this long are set aside. */
-#define JSONLOAD_LONG_STRING 512u
+#define JSONLOAD_LONG_STRING 64u
 /* At most this many per body; longer strings beyond it stay in the text. */
-#define JSONLOAD_MAX_SPANS 16u
+#define JSONLOAD_MAX_SPANS 64u
 
 /* Nesting depth of a JSON text as a lexer sees it (brackets outside
  * strings). */
