@@ -70,34 +70,55 @@ static int check_nonce(struct http_request *rq, const uint8_t *nonce, size_t len
 	return 0;
 }
 
-/* Single use, cluster-wide: only after everything else passed. */
-static int consume_nonce(struct http_request *rq, const char *host, const uint8_t *nonce,
-			 size_t len, int64_t issued, int64_t now)
-{
-	struct api_ctx *ctx = api_ctx(rq);
-	uint8_t h[32];
-	struct err e = { 0 };
-	int r;
+/* A nonce to consume: the one the evidence answers, when it was issued. */
+struct nonce_use {
+	const uint8_t *nonce;
+	size_t len;
+	int64_t issued;
+};
 
-	EVP_Digest(nonce, len, h, NULL, EVP_sha256(), NULL);
-	r = store_nonce_consume(ctx->store, h, issued + ctx->cfg->nonce_lifetime + NONCE_MAX_CLOCK_SKEW,
-				now, &e);
+/* What store_nonce_consume answered, as the reply. */
+static int nonce_outcome(struct http_request *rq, const char *host, int r, const struct err *e)
+{
 	if (r == -EEXIST)
 		return refuse(rq, 403, host, "nonce_reused", NULL, "%s",
 			      "this nonce was already used: a replayed attestation");
 	if (r < 0)
-		return api_store_error(rq, r, &e, "nonce");
+		return api_store_error(rq, r, e, "nonce");
 	return 0;
 }
 
+/* The digest the store keeps, and until when. */
+static int64_t nonce_digest(struct http_request *rq, const struct nonce_use *n, uint8_t h[32])
+{
+	EVP_Digest(n->nonce, n->len, h, NULL, EVP_sha256(), NULL);
+	return n->issued + api_ctx(rq)->cfg->nonce_lifetime + NONCE_MAX_CLOCK_SKEW;
+}
+
+/* Single use, cluster-wide: only after everything else passed. */
+static int consume_nonce(struct http_request *rq, const char *host, const struct nonce_use *n,
+			 int64_t now)
+{
+	struct api_ctx *ctx = api_ctx(rq);
+	uint8_t h[32];
+	struct err e = { 0 };
+	int64_t expires = nonce_digest(rq, n, h);
+
+	return nonce_outcome(rq, host, store_nonce_consume(ctx->store, h, expires, now, &e), &e);
+}
+
+/* The token and its audit record. With consume set, the nonce is consumed
+ * here, after the token is signed and together with the record (one store
+ * commit); the token is returned only once the nonce is consumed. */
 static int issue(struct http_request *rq, const struct store_host *host, enum token_mode mode,
 		 enum token_status status, const char *policy_id, const char *baseline,
-		 json_t *cnf, int64_t now)
+		 json_t *cnf, int64_t now, const struct nonce_use *consume)
 {
 	struct api_ctx *ctx = api_ctx(rq);
 	struct token_claims c = { .iat = now, .exp = now + ctx->cfg->token_lifetime,
 				  .status = status, .mode = mode, .cnf_jwk = cnf };
 	_cleanup_free_ char *jwt = NULL;
+	json_t *details;
 	struct err e = { 0 };
 	int r;
 
@@ -110,10 +131,28 @@ static int issue(struct http_request *rq, const struct store_host *host, enum to
 	r = token_issue(keys_primary(ctx->keys), &c, &jwt, &e);
 	if (r < 0)
 		return r;
-	api_audit(rq, host->name, "attest", "pass",
-		  json_pack("{s:s, s:s, s:s, s:s, s:I}", "mode",
+	details = json_pack("{s:s, s:s, s:s, s:s, s:I}", "mode",
 			    mode == TOKEN_MODE_TPM ? "tpm" : "host-key", "policy", policy_id,
-			    "baseline", baseline ? baseline : "", "jti", c.jti, "exp", (json_int_t)c.exp));
+			    "baseline", baseline ? baseline : "", "jti", c.jti, "exp", (json_int_t)c.exp);
+	if (!consume) {
+		api_audit(rq, host->name, "attest", "pass", details);
+	} else {
+		struct store_audit a;
+		struct err ae = { 0 };
+		uint8_t h[32];
+		int64_t expires = nonce_digest(rq, consume, h);
+		int ar;
+
+		r = api_audit_record(rq, host->name, "attest", "pass", details, &a);
+		if (r < 0)
+			return r;
+		r = store_nonce_consume_audit(ctx->store, h, expires, now, &a, &ar, &ae, &e);
+		free(a.details);
+		if (r < 0)
+			return nonce_outcome(rq, host->name, r, &e);
+		if (ar < 0)
+			api_audit_failed(rq, "attest", ar, &ae);
+	}
 	return http_reply(rq, 200, json_pack("{s:s, s:I}", "token", jwt, "expires", (json_int_t)c.exp));
 }
 
@@ -277,11 +316,9 @@ static int attest_tpm(struct http_request *rq, int64_t now)
 		r = refuse(rq, 403, host.name, "transport_key_invalid", NULL, "transport key: %s", e.msg);
 		goto out;
 	}
-	r = consume_nonce(rq, host.name, nonce, nonce_len, issued, now);
-	if (r < 0)
-		goto out;
 	r = issue(rq, &host, TOKEN_MODE_TPM, TOKEN_AFFIRMING, policy_ref_policy(pref)->id,
-		  res->verdict.baseline, cnf, now);
+		  res->verdict.baseline, cnf, now,
+		  &(struct nonce_use){ .nonce = nonce, .len = nonce_len, .issued = issued });
 out:
 	json_decref(cnf);
 	EVP_PKEY_free(tk_pkey);
@@ -350,7 +387,9 @@ static int attest_host_key(struct http_request *rq, int64_t now)
 			   "the signature over the nonce does not verify with host %s's key", host.name);
 		goto out;
 	}
-	r = consume_nonce(rq, host.name, nonce, nonce_len, issued, now);
+	r = consume_nonce(rq, host.name,
+			  &(struct nonce_use){ .nonce = nonce, .len = nonce_len, .issued = issued },
+			  now);
 	if (r < 0)
 		goto out;
 	{
@@ -363,7 +402,7 @@ static int attest_host_key(struct http_request *rq, int64_t now)
 		}
 		/* token_issue checks the JWK is a public key of an allowed type */
 		r = issue(rq, &host, TOKEN_MODE_HOST_KEY, TOKEN_WARNING, policy_ref_policy(pref)->id,
-			  NULL, (json_t *)jwk, now);
+			  NULL, (json_t *)jwk, now, NULL);
 		policy_cache_put(ctx->policies, pref);
 		if (r == -EINVAL)
 			r = refuse(rq, 400, host.name, "bad_request", NULL, "%s",
