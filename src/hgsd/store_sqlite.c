@@ -59,7 +59,7 @@
 #define STORE_SQLITE_BUSY_SLEEP_MIN_US 50 /* first sleep in the busy handler */
 #define STORE_SQLITE_BUSY_SLEEP_MAX_US 2000 /* longest single sleep */
 #define STORE_SQLITE_MIN_VERSION 3035000  /* DELETE ... RETURNING: 3.35 */
-#define STORE_SQLITE_CHECKPOINT_PAGES 1000 /* WAL pages that wake the checkpointer */
+#define STORE_SQLITE_CHECKPOINT_PAGES 4000 /* WAL pages that wake the checkpointer */
 #define STORE_SQLITE_CHECKPOINT_IDLE_S 5  /* checkpoint at least this often */
 #define STORE_SQLITE_WAL_SIZE_LIMIT 67108864 /* bytes of WAL kept after a reset (64 MiB) */
 /* How long store_open retries switching a new file to WAL. */
