@@ -538,39 +538,113 @@ static int pkey_allowed(EVP_PKEY *pkey, bool *ret_p256, struct err *e)
 	}
 }
 
-/* Set member name of jwk to the base64url big-endian bytes of the key's
- * public parameter param: exactly len bytes, or as few as it needs when
- * len is 0 (what libjose writes: EC coordinates at the field size, RSA
- * n and e minimal). */
-static int jwk_set_param(json_t *jwk, const char *name, EVP_PKEY *pkey,
-			 const char *param, size_t len)
+/* Set member name of jwk to the base64url of the big-endian integer at p:
+ * left-padded with zeros to width bytes, or without leading zeros when
+ * width is 0 (what libjose writes: EC coordinates at the field size, RSA
+ * n and e minimal). -1 when it does not fit width. */
+static int jwk_set_int(json_t *jwk, const char *name, const uint8_t *p, size_t len,
+		       size_t width)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_free_ char *text = NULL;
-	BIGNUM *bn = NULL;
 	size_t n;
-	int ok;
+
+	while (len && !p[0]) {
+		p++;
+		len--;
+	}
+	if (!width)
+		width = len;
+	if (len > width)
+		return -1;
+	buf = calloc(1, width ? width : 1);
+	text = malloc(b64url_len(width) + 1);
+	if (!buf || !text)
+		return -1;
+	memcpy(buf + width - len, p, len);
+	n = b64url_encode(buf, width, text);
+	return json_object_set_new(jwk, name, json_stringn(text, n));
+}
+
+/* The same from one of the key's public parameters. */
+static int jwk_set_param(json_t *jwk, const char *name, EVP_PKEY *pkey,
+			 const char *param, size_t width)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	BIGNUM *bn = NULL;
+	int len, r = -1;
 
 	if (EVP_PKEY_get_bn_param(pkey, param, &bn) != 1) {
 		ERR_clear_error();
 		return -1;
 	}
-	if (!len)
-		len = (size_t)BN_num_bytes(bn);
-	buf = malloc(len ? len : 1);
-	text = malloc(b64url_len(len) + 1);
-	ok = buf && text && BN_bn2binpad(bn, buf, (int)len) == (int)len;
+	len = BN_num_bytes(bn);
+	buf = malloc(len ? (size_t)len : 1);
+	if (buf && BN_bn2bin(bn, buf) == len)
+		r = jwk_set_int(jwk, name, buf, (size_t)len, width);
 	BN_free(bn);
-	if (!ok)
-		return -1;
-	n = b64url_encode(buf, len, text);
-	return json_object_set_new(jwk, name, json_stringn(text, n));
+	return r;
+}
+
+/* The kid (RFC 7638 thumbprint) and out. */
+static int jwk_finish(json_t **jwk, json_t **ret, struct err *e)
+{
+	char kid[64];
+	int r;
+
+	if (jwk_has_private(*jwk))
+		return err_set(e, EIO, "public JWK came out with private members");
+	if ((r = token_jwk_thumbprint(*jwk, kid, e)) < 0)
+		return r;
+	if (json_object_set_new(*jwk, "kid", json_string(kid)) < 0)
+		return err_set(e, ENOMEM, "out of memory");
+	*ret = TAKE_PTR(*jwk);
+	return 0;
+}
+
+int token_jwk_from_ec(const char *crv, const uint8_t *x, size_t x_len, const uint8_t *y,
+		      size_t y_len, json_t **ret, struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *jwk = NULL;
+	size_t coord;
+
+	if (streq(crv, "P-256"))
+		coord = 32;
+	else if (streq(crv, "P-384"))
+		coord = 48;
+	else if (streq(crv, "P-521"))
+		coord = 66;
+	else
+		return err_set(e, EINVAL, "EC curve %s not supported", crv);
+	jwk = json_object();
+	if (!jwk)
+		return err_set(e, ENOMEM, "out of memory");
+	if (json_object_set_new(jwk, "kty", json_string("EC")) < 0 ||
+	    json_object_set_new(jwk, "crv", json_string(crv)) < 0 ||
+	    jwk_set_int(jwk, "x", x, x_len, coord) < 0 ||
+	    jwk_set_int(jwk, "y", y, y_len, coord) < 0)
+		return err_set(e, EINVAL, "cannot express the EC key as a JWK");
+	return jwk_finish(&jwk, ret, e);
+}
+
+int token_jwk_from_rsa(const uint8_t *n, size_t n_len, const uint8_t *exp, size_t exp_len,
+		       json_t **ret, struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *jwk = NULL;
+
+	jwk = json_object();
+	if (!jwk)
+		return err_set(e, ENOMEM, "out of memory");
+	if (json_object_set_new(jwk, "kty", json_string("RSA")) < 0 ||
+	    jwk_set_int(jwk, "n", n, n_len, 0) < 0 || jwk_set_int(jwk, "e", exp, exp_len, 0) < 0)
+		return err_set(e, EINVAL, "cannot express the RSA key as a JWK");
+	return jwk_finish(&jwk, ret, e);
 }
 
 int token_jwk_from_pkey(EVP_PKEY *pkey, json_t **ret, struct err *e)
 {
 	_cleanup_(json_decrefp) json_t *jwk = NULL;
-	char group[64], kid[64];
+	char group[64];
 	size_t coord = 0, len = 0;
 	bool p256;
 	int r;
@@ -619,14 +693,7 @@ int token_jwk_from_pkey(EVP_PKEY *pkey, json_t **ret, struct err *e)
 		    jwk_set_param(jwk, "y", pkey, OSSL_PKEY_PARAM_EC_PUB_Y, coord) < 0)
 			return err_set(e, EINVAL, "cannot express the EC key as a JWK");
 	}
-	if (jwk_has_private(jwk))
-		return err_set(e, EIO, "public JWK came out with private members");
-	if ((r = token_jwk_thumbprint(jwk, kid, e)) < 0)
-		return r;
-	if (json_object_set_new(jwk, "kid", json_string(kid)) < 0)
-		return err_set(e, ENOMEM, "out of memory");
-	*ret = TAKE_PTR(jwk);
-	return 0;
+	return jwk_finish(&jwk, ret, e);
 }
 
 /* ---- signing keys ---- */

@@ -197,6 +197,45 @@ static int parse_pcrs(struct http_request *rq, const json_t *obj, struct quote_p
 	return 0;
 }
 
+/* The transport key as the token's cnf JWK. The key is the one the
+ * appraisal accepted (tpm2_public_to_pkey, a cache hit by now, says so
+ * again); the JWK is written from the public area's numbers, which is what
+ * token_jwk_from_pkey would write from the OpenSSL key, minus the cost of
+ * reading them back out of OpenSSL. */
+static int transport_key_jwk(const TPMT_PUBLIC *pub, json_t **ret, struct err *e)
+{
+	EVP_PKEY *pkey = NULL;
+	int r = tpm2_public_to_pkey(pub, &pkey, e);
+
+	EVP_PKEY_free(pkey);
+	if (r < 0)
+		return r;
+	if (pub->type == TPM2_ALG_RSA) {
+		uint32_t x = pub->parameters.rsaDetail.exponent ? pub->parameters.rsaDetail.exponent
+							      : 65537;
+		const uint8_t exp[4] = { (uint8_t)(x >> 24), (uint8_t)(x >> 16), (uint8_t)(x >> 8),
+					 (uint8_t)x };
+
+		return token_jwk_from_rsa(pub->unique.rsa.buffer, pub->unique.rsa.size, exp,
+					  sizeof(exp), ret, e);
+	}
+	switch (pub->parameters.eccDetail.curveID) {
+	case TPM2_ECC_NIST_P256:
+	case TPM2_ECC_NIST_P384:
+	case TPM2_ECC_NIST_P521: {
+		const TPMS_ECC_POINT *pt = &pub->unique.ecc;
+		uint16_t curve = pub->parameters.eccDetail.curveID;
+
+		return token_jwk_from_ec(curve == TPM2_ECC_NIST_P256   ? "P-256"
+					 : curve == TPM2_ECC_NIST_P384 ? "P-384"
+								       : "P-521",
+					 pt->x.buffer, pt->x.size, pt->y.buffer, pt->y.size, ret, e);
+	}
+	default:
+		return err_set(e, EINVAL, "transport key curve 0x%04x", pub->parameters.eccDetail.curveID);
+	}
+}
+
 static json_t *failures_json(const struct policy_verdict *v)
 {
 	json_t *arr = json_array();
@@ -230,7 +269,6 @@ static int attest_tpm(struct http_request *rq, int64_t now)
 	const char *ak_hex = NULL;
 	uint8_t ak_name[TPM2_NAME_MAX];
 	int64_t host_id, issued;
-	EVP_PKEY *tk_pkey = NULL;
 	json_t *cnf = NULL;
 	struct err e = { 0 };
 	int n, r;
@@ -311,8 +349,7 @@ static int attest_tpm(struct http_request *rq, int64_t now)
 		goto out;
 	}
 	memset(&e, 0, sizeof(e));
-	if (tpm2_public_to_pkey(&res->transport_key, &tk_pkey, &e) < 0 ||
-	    token_jwk_from_pkey(tk_pkey, &cnf, &e) < 0) {
+	if (transport_key_jwk(&res->transport_key, &cnf, &e) < 0) {
 		r = refuse(rq, 403, host.name, "transport_key_invalid", NULL, "transport key: %s", e.msg);
 		goto out;
 	}
@@ -321,7 +358,6 @@ static int attest_tpm(struct http_request *rq, int64_t now)
 		  &(struct nonce_use){ .nonce = nonce, .len = nonce_len, .issued = issued });
 out:
 	json_decref(cnf);
-	EVP_PKEY_free(tk_pkey);
 	if (pref)
 		policy_cache_put(ctx->policies, pref);
 	store_host_clear(&host);
