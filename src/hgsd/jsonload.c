@@ -5,13 +5,16 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
 
-#define PLACEHOLDER_MAX 16 /* "\u0000" + index + quotes, with room */
+/* "\u0000" and the span's index: at most 8 bytes, shorter than any span */
+#define PLACEHOLDER_MAX 8
+_Static_assert(JSONLOAD_MAX_SPANS <= 100, "span indexes have at most two digits");
+_Static_assert(JSONLOAD_LONG_STRING > PLACEHOLDER_MAX, "placeholders are shorter");
 
 struct span {
 	size_t start; /* first byte of the string's content */
@@ -31,6 +34,23 @@ __extension__ static const bool not_plain[256] = {
 	[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true,
 	[0x7f ... 0xff] = true,
 };
+
+/* None of the 8 bytes at p is in not_plain (exact: the "has a zero byte"
+ * and "has a byte less than n" word tests have no false negatives, and
+ * report a word only if some byte really is one). */
+static bool plain8(const char *p)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t w, q, b, d, special;
+
+	memcpy(&w, p, sizeof(w));
+	q = w ^ (ones * '"');
+	b = w ^ (ones * '\\');
+	d = w ^ (ones * 0x7f);
+	special = ((q - ones) & ~q) | ((b - ones) & ~b) | ((d - ones) & ~d) |
+		  ((w - ones * 0x20) & ~w) | w;
+	return !(special & highs);
+}
 
 static bool is_ws(char c)
 {
@@ -52,8 +72,14 @@ static void scan(const char *buf, size_t len, struct scan *s)
 			bool plain = true;
 
 			for (i = start; i < len; i++) {
-				unsigned char c = (unsigned char)buf[i];
+				unsigned char c;
 
+				/* base64url runs, eight bytes at a time */
+				while (len - i >= 8 && plain8(buf + i))
+					i += 8;
+				if (i >= len)
+					break;
+				c = (unsigned char)buf[i];
 				if (!not_plain[c])
 					continue;
 				if (c == '"')
@@ -120,14 +146,16 @@ static char *shrink(const char *buf, size_t len, const struct scan *s,
 		return NULL;
 	for (size_t k = 0; k < s->n_spans; k++) {
 		const struct span *sp = &s->spans[k];
-		int n;
 
 		/* up to and including the opening quote */
 		memcpy(out + o, buf + from, sp->start - from);
 		o += sp->start - from;
 		/* shorter than the span: JSONLOAD_LONG_STRING > PLACEHOLDER_MAX */
-		n = snprintf(out + o, PLACEHOLDER_MAX, "\\u0000%zu", k);
-		o += (size_t)n;
+		memcpy(out + o, "\\u0000", 6);
+		o += 6;
+		if (k >= 10)
+			out[o++] = (char)('0' + k / 10);
+		out[o++] = (char)('0' + k % 10);
 		from = sp->start + sp->len; /* the closing quote comes next */
 	}
 	memcpy(out + o, buf + from, len - from);

@@ -156,7 +156,7 @@ static uint32_t rnd(uint32_t n)
 /* Random edits of bodies shaped like attestations. */
 static void test_mutations(void **state)
 {
-	static const char alphabet[] = "\"\\:,{}[] \nu0aZ-\x01\xc3\xa9";
+	static const char alphabet[] = "\"\\:,{}[] \nu0aZ-\x01\x1f!\x7f~\xc3\xa9";
 	char *L = long_string(600, 0), *K = long_string(3000, 0);
 	char *base[3];
 	size_t accepted = 0;
