@@ -6,11 +6,10 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
+#include "attest/hash.h"
 #include "common/limits.h"
 
-#define ID_SIZE SHA256_DIGEST_LENGTH
+#define ID_SIZE 32 /* SHA-256 */
 #define BUCKETS (2 * TPM_KEY_CACHE_ENTRIES)
 
 struct entry {
@@ -72,7 +71,8 @@ EVP_PKEY *keycache_get(const uint8_t *data, size_t len)
 	EVP_PKEY *pkey = NULL;
 	struct entry *x;
 
-	SHA256(data, len, id);
+	if (hash_digest(hash_alg_by_id(TPM_ALG_SHA256), data, len, id) < 0)
+		return NULL;
 	pthread_mutex_lock(&lock);
 	x = find(id);
 	if (x && EVP_PKEY_up_ref(x->pkey) == 1) {
@@ -92,9 +92,9 @@ void keycache_put(const uint8_t *data, size_t len, EVP_PKEY *pkey)
 	EVP_PKEY *evicted = NULL;
 	struct entry *x;
 
-	if (!pkey || EVP_PKEY_up_ref(pkey) != 1)
+	if (!pkey || hash_digest(hash_alg_by_id(TPM_ALG_SHA256), data, len, id) < 0 ||
+	    EVP_PKEY_up_ref(pkey) != 1)
 		return;
-	SHA256(data, len, id);
 	pthread_mutex_lock(&lock);
 	if (find(id)) { /* another thread was first */
 		pthread_mutex_unlock(&lock);

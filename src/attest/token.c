@@ -48,6 +48,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "attest/hash.h"
 #include "common/util.h"
 
 DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
@@ -97,6 +98,15 @@ static const char *const tv_optional[] = {
 	"sourced-data",
 	"storage-opaque",
 };
+
+/* SHA-256 fetched once (hash.c), not at every signature: EVP_sha256()
+ * makes OpenSSL look the implementation up again on each init. */
+static const EVP_MD *sha256_md(void)
+{
+	const EVP_MD *md = hash_alg_md(hash_alg_by_id(TPM_ALG_SHA256));
+
+	return md ? md : EVP_sha256();
+}
 
 /* ---- base64url (RFC 4648 section 5, no padding) ---- */
 
@@ -857,7 +867,7 @@ static int es256_sign(EVP_PKEY *pkey, const char *in, size_t n,
 	const BIGNUM *r, *s;
 
 	m = EVP_MD_CTX_new();
-	if (!m || EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, pkey) != 1 ||
+	if (!m || EVP_DigestSignInit(m, NULL, sha256_md(), NULL, pkey) != 1 ||
 	    EVP_DigestSign(m, der, &der_len, (const unsigned char *)in, n) != 1 ||
 	    !(sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len))) {
 		ERR_clear_error();
@@ -1032,7 +1042,7 @@ static int es256_verify(const json_t *jwk, const char *in, size_t n,
 		return err_set(e, EIO, "cannot encode the ECDSA signature");
 	}
 	m = EVP_MD_CTX_new();
-	if (!m || EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, pkey) != 1) {
+	if (!m || EVP_DigestVerifyInit(m, NULL, sha256_md(), NULL, pkey) != 1) {
 		ERR_clear_error();
 		return err_set(e, EIO, "ES256 verification setup failed");
 	}

@@ -89,10 +89,11 @@ static int nonce_outcome(struct http_request *rq, const char *host, int r, const
 }
 
 /* The digest the store keeps, and until when. */
-static int64_t nonce_digest(struct http_request *rq, const struct nonce_use *n, uint8_t h[32])
+static int nonce_digest(struct http_request *rq, const struct nonce_use *n, uint8_t h[32],
+			int64_t *ret_expires)
 {
-	EVP_Digest(n->nonce, n->len, h, NULL, EVP_sha256(), NULL);
-	return n->issued + api_ctx(rq)->cfg->nonce_lifetime + NONCE_MAX_CLOCK_SKEW;
+	*ret_expires = n->issued + api_ctx(rq)->cfg->nonce_lifetime + NONCE_MAX_CLOCK_SKEW;
+	return hash_digest(hash_alg_by_id(TPM_ALG_SHA256), n->nonce, n->len, h) < 0 ? -EIO : 0;
 }
 
 /* Single use, cluster-wide: only after everything else passed. */
@@ -102,8 +103,10 @@ static int consume_nonce(struct http_request *rq, const char *host, const struct
 	struct api_ctx *ctx = api_ctx(rq);
 	uint8_t h[32];
 	struct err e = { 0 };
-	int64_t expires = nonce_digest(rq, n, h);
+	int64_t expires;
 
+	if (nonce_digest(rq, n, h, &expires) < 0)
+		return -EIO;
 	return nonce_outcome(rq, host, store_nonce_consume(ctx->store, h, expires, now, &e), &e);
 }
 
@@ -140,9 +143,13 @@ static int issue(struct http_request *rq, const struct store_host *host, enum to
 		struct store_audit a;
 		struct err ae = { 0 };
 		uint8_t h[32];
-		int64_t expires = nonce_digest(rq, consume, h);
+		int64_t expires;
 		int ar;
 
+		if (nonce_digest(rq, consume, h, &expires) < 0) {
+			json_decref(details);
+			return -EIO;
+		}
 		r = api_audit_record(rq, host->name, "attest", "pass", details, &a);
 		if (r < 0)
 			return r;
