@@ -10,7 +10,8 @@
 #
 # Environment: HGSD, SHIELDVM, BENCH_ATTEST (binaries), SHIELDVM_TESTDATA;
 # BENCH_SECONDS (per level, default 10), BENCH_LEVELS (default 1,16,64,256),
-# BENCH_HOSTS (default: the largest level), BENCH_LOG (default
+# BENCH_HOSTS (default: the largest level), BENCH_THREADS (hgsd [server]
+# threads, default 0 = one per core), BENCH_LOG (default
 # gotpmtools__sp800-155, 26.8 KB, passes every default rule but
 # iommu-enabled), BENCH_PERF (default 1; 0 skips the profile).
 set -euo pipefail
@@ -51,7 +52,7 @@ cat >"$TMP/hgsd.conf" <<EOC
 [server]
 listen = 127.0.0.1:0
 node = bench
-threads = 0
+threads = ${BENCH_THREADS:-0}
 max_connections = 2048
 $user
 [store]

@@ -527,6 +527,29 @@ static int collect_cmdlines(const struct eventlog *log, struct cmdline **ret, si
 	return 0;
 }
 
+/* fnmatch(pattern, s, 0) == 0. Most patterns are a literal, or a literal
+ * and one final '*'; for those fnmatch compares bytes (flags 0: '*' matches
+ * anything, '/' and a leading '.' included), so this does too, without
+ * fnmatch's per-call setup; every other pattern goes to fnmatch. The policy
+ * checks each argument of every command line against every pattern. */
+static bool pattern_match(const char *pattern, const char *s)
+{
+	unsigned char c = (unsigned char)pattern[0];
+	size_t n;
+
+	/* An ordinary ASCII first character must be the string's: that
+	 * settles most pairs at once, in any locale. */
+	if (c && c < 0x80 && c != '*' && c != '?' && c != '[' && c != '\\' &&
+	    (unsigned char)s[0] != c)
+		return false;
+	n = strcspn(pattern, "*?[\\");
+	if (!pattern[n])
+		return strcmp(pattern, s) == 0;
+	if (pattern[n] == '*' && !pattern[n + 1])
+		return strncmp(pattern, s, n) == 0;
+	return fnmatch(pattern, s, 0) == 0;
+}
+
 /* The arguments of a command line: first with prev NULL, NULL at the end. */
 static const char *next_arg(const struct cmdline *c, const char *prev)
 {
@@ -629,7 +652,7 @@ static void eval_no_debug(const struct eventlog *log, const struct cmdline *cl, 
 
 		while ((arg = next_arg(&cl[c], arg)))
 			for (size_t k = 0; k < ARRAY_SIZE(debug_patterns); k++)
-				if (fnmatch(debug_patterns[k], arg, 0) == 0) {
+				if (pattern_match(debug_patterns[k], arg)) {
 					res(r, POLICY_FAIL, cl[c].event,
 					    "event %d: %s has debugger argument \"%s\"",
 					    cl[c].event,
@@ -668,14 +691,14 @@ static void eval_iommu(const struct eventlog *log, const struct cmdline *cl, siz
 			return;
 		while ((arg = next_arg(&cl[c], arg))) {
 			for (size_t k = 0; k < ARRAY_SIZE(off); k++)
-				if (fnmatch(off[k], arg, 0) == 0) {
+				if (pattern_match(off[k], arg)) {
 					res(r, POLICY_FAIL, cl[c].event,
 					    "event %d: kernel command line has \"%s\": the IOMMU does not isolate host DMA",
 					    cl[c].event, arg);
 					return;
 				}
 			for (size_t k = 0; k < ARRAY_SIZE(on) && cl[c].is_cmdline; k++)
-				if (fnmatch(on[k], arg, 0) == 0)
+				if (pattern_match(on[k], arg))
 					evidence = cl[c].event;
 		}
 	}
@@ -710,7 +733,7 @@ static void eval_cmdline(const struct policy *p, const struct cmdline *cl, size_
 			}
 			first = false;
 			for (uint32_t k = 0; k < p->n_deny; k++)
-				if (fnmatch(p->deny[k], arg, 0) == 0) {
+				if (pattern_match(p->deny[k], arg)) {
 					res(r, POLICY_FAIL, cl[c].event,
 					    "event %d: %s argument \"%s\" matches deny pattern \"%s\"",
 					    cl[c].event,
@@ -719,7 +742,7 @@ static void eval_cmdline(const struct policy *p, const struct cmdline *cl, size_
 					return;
 				}
 			for (uint32_t k = 0; k < p->n_allow && !allowed; k++)
-				allowed = fnmatch(p->allow[k], arg, 0) == 0;
+				allowed = pattern_match(p->allow[k], arg);
 			if (!allowed) {
 				res(r, POLICY_FAIL, cl[c].event,
 				    "event %d: kernel command line argument \"%s\" matches no allow pattern",

@@ -3,9 +3,13 @@
  * Health tokens: ES256 compact JWS over EAR claims (layout in token.h).
  *
  * What goes through libjose and what does not:
- *  - EVP_PKEY -> JWK conversion (the signing key's public JWK, transport
- *    keys given to token_jwk_from_pkey) and RFC 7638 thumbprints use libjose
- *    (jose_openssl_jwk_from_EVP_PKEY, jose_jwk_thp_buf), as DESIGN.md asks.
+ *  - RFC 7638 thumbprints use libjose (jose_jwk_thp_buf), as DESIGN.md
+ *    asks. EVP_PKEY -> JWK conversion (the signing key's public JWK,
+ *    transport keys given to token_jwk_from_pkey) writes what libjose's
+ *    jose_openssl_jwk_from_EVP_PKEY writes, from the key's public
+ *    parameters: libjose needs a DER round trip to drop the private half
+ *    and a legacy key export, together ~3x an attestation's crypto floor
+ *    on hgsd's hot path. tests/unit/test_token.c compares the two.
  *  - The compact JWS itself (ES256 sign and verify) is done here with
  *    OpenSSL's EVP API. Measured on this machine (bench/bench_token.c),
  *    jose_jws_sig costs about 5-6x a raw ECDSA P-256 signature: libjose
@@ -33,12 +37,6 @@
 #include <string.h>
 
 #include <jose/jose.h>
-/* jose/openssl.h names the legacy RSA and EC_KEY types, which
- * OPENSSL_NO_DEPRECATED hides; declare them opaque so the header parses.
- * Only its EVP_PKEY functions are called here. */
-typedef struct rsa_st RSA;
-typedef struct ec_key_st EC_KEY;
-#include <jose/openssl.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -50,6 +48,7 @@ typedef struct ec_key_st EC_KEY;
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "attest/hash.h"
 #include "common/util.h"
 
 DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
@@ -99,6 +98,15 @@ static const char *const tv_optional[] = {
 	"sourced-data",
 	"storage-opaque",
 };
+
+/* SHA-256 fetched once (hash.c), not at every signature: EVP_sha256()
+ * makes OpenSSL look the implementation up again on each init. */
+static const EVP_MD *sha256_md(void)
+{
+	const EVP_MD *md = hash_alg_md(hash_alg_by_id(TPM_ALG_SHA256));
+
+	return md ? md : EVP_sha256();
+}
 
 /* ---- base64url (RFC 4648 section 5, no padding) ---- */
 
@@ -540,46 +548,162 @@ static int pkey_allowed(EVP_PKEY *pkey, bool *ret_p256, struct err *e)
 	}
 }
 
+/* Set member name of jwk to the base64url of the big-endian integer at p:
+ * left-padded with zeros to width bytes, or without leading zeros when
+ * width is 0 (what libjose writes: EC coordinates at the field size, RSA
+ * n and e minimal). -1 when it does not fit width. */
+static int jwk_set_int(json_t *jwk, const char *name, const uint8_t *p, size_t len,
+		       size_t width)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *text = NULL;
+	size_t n;
+
+	while (len && !p[0]) {
+		p++;
+		len--;
+	}
+	if (!width)
+		width = len;
+	if (len > width)
+		return -1;
+	buf = calloc(1, width ? width : 1);
+	text = malloc(b64url_len(width) + 1);
+	if (!buf || !text)
+		return -1;
+	memcpy(buf + width - len, p, len);
+	n = b64url_encode(buf, width, text);
+	return json_object_set_new(jwk, name, json_stringn(text, n));
+}
+
+/* The same from one of the key's public parameters. */
+static int jwk_set_param(json_t *jwk, const char *name, EVP_PKEY *pkey,
+			 const char *param, size_t width)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	BIGNUM *bn = NULL;
+	int len, r = -1;
+
+	if (EVP_PKEY_get_bn_param(pkey, param, &bn) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	len = BN_num_bytes(bn);
+	buf = malloc(len ? (size_t)len : 1);
+	if (buf && BN_bn2bin(bn, buf) == len)
+		r = jwk_set_int(jwk, name, buf, (size_t)len, width);
+	BN_free(bn);
+	return r;
+}
+
+/* The kid (RFC 7638 thumbprint) and out. */
+static int jwk_finish(json_t **jwk, json_t **ret, struct err *e)
+{
+	char kid[64];
+	int r;
+
+	if (jwk_has_private(*jwk))
+		return err_set(e, EIO, "public JWK came out with private members");
+	if ((r = token_jwk_thumbprint(*jwk, kid, e)) < 0)
+		return r;
+	if (json_object_set_new(*jwk, "kid", json_string(kid)) < 0)
+		return err_set(e, ENOMEM, "out of memory");
+	*ret = TAKE_PTR(*jwk);
+	return 0;
+}
+
+int token_jwk_from_ec(const char *crv, const uint8_t *x, size_t x_len, const uint8_t *y,
+		      size_t y_len, json_t **ret, struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *jwk = NULL;
+	size_t coord;
+
+	if (streq(crv, "P-256"))
+		coord = 32;
+	else if (streq(crv, "P-384"))
+		coord = 48;
+	else if (streq(crv, "P-521"))
+		coord = 66;
+	else
+		return err_set(e, EINVAL, "EC curve %s not supported", crv);
+	jwk = json_object();
+	if (!jwk)
+		return err_set(e, ENOMEM, "out of memory");
+	if (json_object_set_new(jwk, "kty", json_string("EC")) < 0 ||
+	    json_object_set_new(jwk, "crv", json_string(crv)) < 0 ||
+	    jwk_set_int(jwk, "x", x, x_len, coord) < 0 ||
+	    jwk_set_int(jwk, "y", y, y_len, coord) < 0)
+		return err_set(e, EINVAL, "cannot express the EC key as a JWK");
+	return jwk_finish(&jwk, ret, e);
+}
+
+int token_jwk_from_rsa(const uint8_t *n, size_t n_len, const uint8_t *exp, size_t exp_len,
+		       json_t **ret, struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *jwk = NULL;
+
+	jwk = json_object();
+	if (!jwk)
+		return err_set(e, ENOMEM, "out of memory");
+	if (json_object_set_new(jwk, "kty", json_string("RSA")) < 0 ||
+	    jwk_set_int(jwk, "n", n, n_len, 0) < 0 || jwk_set_int(jwk, "e", exp, exp_len, 0) < 0)
+		return err_set(e, EINVAL, "cannot express the RSA key as a JWK");
+	return jwk_finish(&jwk, ret, e);
+}
+
 int token_jwk_from_pkey(EVP_PKEY *pkey, json_t **ret, struct err *e)
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
 	_cleanup_(json_decrefp) json_t *jwk = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	char kid[64];
+	char group[64];
+	size_t coord = 0, len = 0;
 	bool p256;
-	int len, r;
+	int r;
 
 	if (!pkey)
 		return err_set(e, EINVAL, "no key");
 	if ((r = pkey_allowed(pkey, &p256, e)) < 0)
 		return r;
-	/* Convert only the public half: a private key never passes through
-	 * jansson strings, which are freed without being wiped. */
-	len = i2d_PUBKEY(pkey, &der);
-	if (len <= 0) {
-		ERR_clear_error();
-		return err_set(e, EINVAL, "cannot encode the public key");
-	}
-	p = der;
-	pub = d2i_PUBKEY(NULL, &p, len);
-	OPENSSL_free(der);
-	if (!pub) {
-		ERR_clear_error();
-		return err_set(e, EINVAL, "cannot decode the public key");
-	}
-	jwk = jose_openssl_jwk_from_EVP_PKEY(NULL, pub);
-	ERR_clear_error();
+	/* Only the public parameters are read: a private key never passes
+	 * through jansson strings, which are freed without being wiped. The
+	 * members and their order are libjose's (jose_openssl_jwk_from_
+	 * EVP_PKEY), without its DER round trip, which cost more than an ECDSA
+	 * signature per call (tests/unit/test_token.c compares the two). */
+	jwk = json_object();
 	if (!jwk)
-		return err_set(e, EINVAL, "libjose cannot express the key as a JWK");
-	if (jwk_has_private(jwk))
-		return err_set(e, EIO, "public JWK came out with private members");
-	if ((r = token_jwk_thumbprint(jwk, kid, e)) < 0)
-		return r;
-	if (json_object_set_new(jwk, "kid", json_string(kid)) < 0)
 		return err_set(e, ENOMEM, "out of memory");
-	*ret = TAKE_PTR(jwk);
-	return 0;
+	if (EVP_PKEY_is_a(pkey, "RSA")) {
+		if (json_object_set_new(jwk, "kty", json_string("RSA")) < 0 ||
+		    jwk_set_param(jwk, "n", pkey, OSSL_PKEY_PARAM_RSA_N, 0) < 0 ||
+		    jwk_set_param(jwk, "e", pkey, OSSL_PKEY_PARAM_RSA_E, 0) < 0)
+			return err_set(e, EINVAL, "cannot express the RSA key as a JWK");
+	} else {
+		/* pkey_allowed: a named curve, P-256, P-384 or P-521 */
+		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						   sizeof(group), &len) != 1) {
+			ERR_clear_error();
+			return err_set(e, EINVAL, "EC key without a named curve");
+		}
+		switch (OBJ_sn2nid(group)) {
+		case NID_X9_62_prime256v1:
+			snprintf(group, sizeof(group), "P-256");
+			coord = 32;
+			break;
+		case NID_secp384r1:
+			snprintf(group, sizeof(group), "P-384");
+			coord = 48;
+			break;
+		default:
+			snprintf(group, sizeof(group), "P-521");
+			coord = 66;
+			break;
+		}
+		if (json_object_set_new(jwk, "kty", json_string("EC")) < 0 ||
+		    json_object_set_new(jwk, "crv", json_string(group)) < 0 ||
+		    jwk_set_param(jwk, "x", pkey, OSSL_PKEY_PARAM_EC_PUB_X, coord) < 0 ||
+		    jwk_set_param(jwk, "y", pkey, OSSL_PKEY_PARAM_EC_PUB_Y, coord) < 0)
+			return err_set(e, EINVAL, "cannot express the EC key as a JWK");
+	}
+	return jwk_finish(&jwk, ret, e);
 }
 
 /* ---- signing keys ---- */
@@ -743,7 +867,7 @@ static int es256_sign(EVP_PKEY *pkey, const char *in, size_t n,
 	const BIGNUM *r, *s;
 
 	m = EVP_MD_CTX_new();
-	if (!m || EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, pkey) != 1 ||
+	if (!m || EVP_DigestSignInit(m, NULL, sha256_md(), NULL, pkey) != 1 ||
 	    EVP_DigestSign(m, der, &der_len, (const unsigned char *)in, n) != 1 ||
 	    !(sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len))) {
 		ERR_clear_error();
@@ -918,7 +1042,7 @@ static int es256_verify(const json_t *jwk, const char *in, size_t n,
 		return err_set(e, EIO, "cannot encode the ECDSA signature");
 	}
 	m = EVP_MD_CTX_new();
-	if (!m || EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, pkey) != 1) {
+	if (!m || EVP_DigestVerifyInit(m, NULL, sha256_md(), NULL, pkey) != 1) {
 		ERR_clear_error();
 		return err_set(e, EIO, "ES256 verification setup failed");
 	}

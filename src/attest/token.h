@@ -91,6 +91,13 @@ void token_key_free(struct token_key *k);
 
 /* Public JWK of an EVP_PKEY (EC P-256/384/521 or RSA), kid = thumbprint. */
 int token_jwk_from_pkey(EVP_PKEY *pkey, json_t **ret, struct err *e);
+/* The same JWK from the public numbers (big-endian, leading zeros
+ * optional) of a key the caller has already accepted, without OpenSSL:
+ * crv "P-256", "P-384" or "P-521". */
+int token_jwk_from_ec(const char *crv, const uint8_t *x, size_t x_len, const uint8_t *y,
+		      size_t y_len, json_t **ret, struct err *e);
+int token_jwk_from_rsa(const uint8_t *n, size_t n_len, const uint8_t *exp, size_t exp_len,
+		       json_t **ret, struct err *e);
 /* RFC 7638 thumbprint (SHA-256, base64url) of a public JWK. */
 int token_jwk_thumbprint(const json_t *jwk, char out[64], struct err *e);
 

@@ -13,6 +13,7 @@
 #include <tss2/tss2_rc.h>
 
 #include "attest/hash.h"
+#include "attest/keycache.h"
 #include "common/limits.h"
 #include "common/util.h"
 
@@ -359,19 +360,78 @@ static int ecc_to_pkey(const TPMT_PUBLIC *pub, EVP_PKEY **ret, struct err *e)
 	return 0;
 }
 
+static size_t put_bytes(uint8_t *out, size_t o, const void *p, size_t n)
+{
+	memcpy(out + o, p, n);
+	return o + n;
+}
+
+/* The fields the key and its validation depend on (type, RSA keyBits,
+ * exponent and modulus, ECC curve and point), as the key cache's id; 0
+ * when a size is out of its buffer's range (such a key is not cached). */
+static size_t key_cache_id(const TPMT_PUBLIC *pub, uint8_t *out)
+{
+	size_t o = put_bytes(out, 0, &pub->type, sizeof(pub->type));
+
+	if (pub->type == TPM2_ALG_RSA) {
+		const TPM2B_PUBLIC_KEY_RSA *m = &pub->unique.rsa;
+
+		if (m->size > sizeof(m->buffer))
+			return 0;
+		o = put_bytes(out, o, &pub->parameters.rsaDetail.keyBits,
+			      sizeof(pub->parameters.rsaDetail.keyBits));
+		o = put_bytes(out, o, &pub->parameters.rsaDetail.exponent,
+			      sizeof(pub->parameters.rsaDetail.exponent));
+		o = put_bytes(out, o, &m->size, sizeof(m->size));
+		return put_bytes(out, o, m->buffer, m->size);
+	}
+	if (pub->type == TPM2_ALG_ECC) {
+		const TPMS_ECC_POINT *pt = &pub->unique.ecc;
+
+		if (pt->x.size > sizeof(pt->x.buffer) ||
+		    pt->y.size > sizeof(pt->y.buffer))
+			return 0;
+		o = put_bytes(out, o, &pub->parameters.eccDetail.curveID,
+			      sizeof(pub->parameters.eccDetail.curveID));
+		o = put_bytes(out, o, &pt->x.size, sizeof(pt->x.size));
+		o = put_bytes(out, o, pt->x.buffer, pt->x.size);
+		o = put_bytes(out, o, &pt->y.size, sizeof(pt->y.size));
+		return put_bytes(out, o, pt->y.buffer, pt->y.size);
+	}
+	return 0;
+}
+
 int tpm2_public_to_pkey(const TPMT_PUBLIC *pub, EVP_PKEY **ret, struct err *e)
 {
+	uint8_t id[16 + sizeof(TPMU_PUBLIC_ID)];
+	size_t id_len = key_cache_id(pub, id);
+	EVP_PKEY *pkey = id_len ? keycache_get(id, id_len) : NULL;
+	int r;
+
+	/* A key these exact fields gave before, checked then (keycache.h). */
+	if (pkey) {
+		*ret = pkey;
+		return 0;
+	}
 	switch (pub->type) {
 	case TPM2_ALG_RSA:
-		return rsa_to_pkey(pub, ret, e);
+		r = rsa_to_pkey(pub, &pkey, e);
+		break;
 	case TPM2_ALG_ECC:
-		return ecc_to_pkey(pub, ret, e);
+		r = ecc_to_pkey(pub, &pkey, e);
+		break;
 	default:
 		return err_set(e, EOPNOTSUPP,
 			       "public area type 0x%04x (%s) is not an RSA or "
 			       "ECC key",
 			       pub->type, tpm2_alg_name(pub->type));
 	}
+	if (r < 0)
+		return r;
+	if (id_len)
+		keycache_put(id, id_len, pkey);
+	*ret = pkey;
+	return 0;
 }
 
 void tpm2_key_free(struct tpm2_key *k)

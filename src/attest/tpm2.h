@@ -55,7 +55,10 @@ int tpm2_public_name(const TPMT_PUBLIC *pub, uint8_t name[TPM2_NAME_MAX],
 		     size_t *ret_len, struct err *e);
 
 /* The public key of an RSA (any exponent; 0 means 65537, at least 2048
- * bits) or ECC (NIST P-256/P-384/P-521) area as an OpenSSL key. */
+ * bits) or ECC (NIST P-256/P-384/P-521) area as an OpenSSL key. Accepted
+ * keys are kept by content (keycache.h): the same fields again give a new
+ * reference to the same, already checked key; the caller frees it as
+ * usual and must not modify it. */
 int tpm2_public_to_pkey(const TPMT_PUBLIC *pub, EVP_PKEY **ret, struct err *e);
 
 /*

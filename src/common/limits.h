@@ -24,6 +24,7 @@
 #define TPM_MAX_SIGNATURE_SIZE 1024u            /* marshalled TPMT_SIGNATURE */
 #define TPM_MAX_PUBLIC_SIZE 1024u               /* marshalled TPM2B_PUBLIC */
 #define TPM_MAX_NONCE_SIZE 64u                  /* extraData */
+#define TPM_KEY_CACHE_ENTRIES 1024u             /* validated public keys kept */
 
 /* Certificates */
 #define EKCERT_MAX_SIZE (16u * 1024)            /* one DER certificate */

@@ -175,15 +175,13 @@ bool api_name_valid(const char *s)
 	return true;
 }
 
-int api_audit(struct http_request *rq, const char *host, const char *action,
-	      const char *result, json_t *details)
+int api_audit_record(struct http_request *rq, const char *host,
+		     const char *action, const char *result, json_t *details,
+		     struct store_audit *a)
 {
-	struct api_ctx *ctx = api_ctx(rq);
-	struct store_audit a = { .time = time(NULL) };
-	struct err e = { 0 };
 	char *text;
-	int r;
 
+	*a = (struct store_audit){ .time = time(NULL) };
 	if (!details)
 		details = json_object();
 	if (!details)
@@ -197,15 +195,35 @@ int api_audit(struct http_request *rq, const char *host, const char *action,
 	json_decref(details);
 	if (!text)
 		return -ENOMEM;
-	snprintf(a.host, sizeof(a.host), "%s", host ? host : "");
-	snprintf(a.action, sizeof(a.action), "%s", action);
-	snprintf(a.result, sizeof(a.result), "%s", result);
-	a.details = text;
-	r = store_audit_add(ctx->store, &a, &e);
-	free(text);
+	snprintf(a->host, sizeof(a->host), "%s", host ? host : "");
+	snprintf(a->action, sizeof(a->action), "%s", action);
+	snprintf(a->result, sizeof(a->result), "%s", result);
+	a->details = text;
+	return 0;
+}
+
+void api_audit_failed(struct http_request *rq, const char *action, int r,
+		      const struct err *e)
+{
+	log_event(LOG_LEVEL_ERROR, rq->rid, "audit_failed",
+		  "{s:s, s:s, s:s}", "action", action, "error",
+		  strerror(-r), "message", err_str(e));
+}
+
+int api_audit(struct http_request *rq, const char *host, const char *action,
+	      const char *result, json_t *details)
+{
+	struct api_ctx *ctx = api_ctx(rq);
+	struct store_audit a;
+	struct err e = { 0 };
+	int r;
+
+	r = api_audit_record(rq, host, action, result, details, &a);
 	if (r < 0)
-		log_event(LOG_LEVEL_ERROR, rq->rid, "audit_failed",
-			  "{s:s, s:s, s:s}", "action", action, "error",
-			  strerror(-r), "message", err_str(&e));
+		return r;
+	r = store_audit_add(ctx->store, &a, &e);
+	free(a.details);
+	if (r < 0)
+		api_audit_failed(rq, action, r, &e);
 	return r;
 }

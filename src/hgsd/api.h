@@ -120,3 +120,11 @@ bool api_name_valid(const char *s);
  * returned. */
 int api_audit(struct http_request *rq, const char *host, const char *action,
 	      const char *result, json_t *details);
+/* api_audit in two halves, for a record written together with other
+ * changes: the record (a->details is allocated: free it), and the log line
+ * of a record the store refused. */
+int api_audit_record(struct http_request *rq, const char *host,
+		     const char *action, const char *result, json_t *details,
+		     struct store_audit *a);
+void api_audit_failed(struct http_request *rq, const char *action, int r,
+		      const struct err *e);

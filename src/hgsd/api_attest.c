@@ -70,34 +70,58 @@ static int check_nonce(struct http_request *rq, const uint8_t *nonce, size_t len
 	return 0;
 }
 
-/* Single use, cluster-wide: only after everything else passed. */
-static int consume_nonce(struct http_request *rq, const char *host, const uint8_t *nonce,
-			 size_t len, int64_t issued, int64_t now)
-{
-	struct api_ctx *ctx = api_ctx(rq);
-	uint8_t h[32];
-	struct err e = { 0 };
-	int r;
+/* A nonce to consume: the one the evidence answers, when it was issued. */
+struct nonce_use {
+	const uint8_t *nonce;
+	size_t len;
+	int64_t issued;
+};
 
-	EVP_Digest(nonce, len, h, NULL, EVP_sha256(), NULL);
-	r = store_nonce_consume(ctx->store, h, issued + ctx->cfg->nonce_lifetime + NONCE_MAX_CLOCK_SKEW,
-				now, &e);
+/* What store_nonce_consume answered, as the reply. */
+static int nonce_outcome(struct http_request *rq, const char *host, int r, const struct err *e)
+{
 	if (r == -EEXIST)
 		return refuse(rq, 403, host, "nonce_reused", NULL, "%s",
 			      "this nonce was already used: a replayed attestation");
 	if (r < 0)
-		return api_store_error(rq, r, &e, "nonce");
+		return api_store_error(rq, r, e, "nonce");
 	return 0;
 }
 
+/* The digest the store keeps, and until when. */
+static int nonce_digest(struct http_request *rq, const struct nonce_use *n, uint8_t h[32],
+			int64_t *ret_expires)
+{
+	*ret_expires = n->issued + api_ctx(rq)->cfg->nonce_lifetime + NONCE_MAX_CLOCK_SKEW;
+	return hash_digest(hash_alg_by_id(TPM_ALG_SHA256), n->nonce, n->len, h) < 0 ? -EIO : 0;
+}
+
+/* Single use, cluster-wide: only after everything else passed. */
+static int consume_nonce(struct http_request *rq, const char *host, const struct nonce_use *n,
+			 int64_t now)
+{
+	struct api_ctx *ctx = api_ctx(rq);
+	uint8_t h[32];
+	struct err e = { 0 };
+	int64_t expires;
+
+	if (nonce_digest(rq, n, h, &expires) < 0)
+		return -EIO;
+	return nonce_outcome(rq, host, store_nonce_consume(ctx->store, h, expires, now, &e), &e);
+}
+
+/* The token and its audit record. With consume set, the nonce is consumed
+ * here, after the token is signed and together with the record (one store
+ * commit); the token is returned only once the nonce is consumed. */
 static int issue(struct http_request *rq, const struct store_host *host, enum token_mode mode,
 		 enum token_status status, const char *policy_id, const char *baseline,
-		 json_t *cnf, int64_t now)
+		 json_t *cnf, int64_t now, const struct nonce_use *consume)
 {
 	struct api_ctx *ctx = api_ctx(rq);
 	struct token_claims c = { .iat = now, .exp = now + ctx->cfg->token_lifetime,
 				  .status = status, .mode = mode, .cnf_jwk = cnf };
 	_cleanup_free_ char *jwt = NULL;
+	json_t *details;
 	struct err e = { 0 };
 	int r;
 
@@ -110,10 +134,32 @@ static int issue(struct http_request *rq, const struct store_host *host, enum to
 	r = token_issue(keys_primary(ctx->keys), &c, &jwt, &e);
 	if (r < 0)
 		return r;
-	api_audit(rq, host->name, "attest", "pass",
-		  json_pack("{s:s, s:s, s:s, s:s, s:I}", "mode",
+	details = json_pack("{s:s, s:s, s:s, s:s, s:I}", "mode",
 			    mode == TOKEN_MODE_TPM ? "tpm" : "host-key", "policy", policy_id,
-			    "baseline", baseline ? baseline : "", "jti", c.jti, "exp", (json_int_t)c.exp));
+			    "baseline", baseline ? baseline : "", "jti", c.jti, "exp", (json_int_t)c.exp);
+	if (!consume) {
+		api_audit(rq, host->name, "attest", "pass", details);
+	} else {
+		struct store_audit a;
+		struct err ae = { 0 };
+		uint8_t h[32];
+		int64_t expires;
+		int ar;
+
+		if (nonce_digest(rq, consume, h, &expires) < 0) {
+			json_decref(details);
+			return -EIO;
+		}
+		r = api_audit_record(rq, host->name, "attest", "pass", details, &a);
+		if (r < 0)
+			return r;
+		r = store_nonce_consume_audit(ctx->store, h, expires, now, &a, &ar, &ae, &e);
+		free(a.details);
+		if (r < 0)
+			return nonce_outcome(rq, host->name, r, &e);
+		if (ar < 0)
+			api_audit_failed(rq, "attest", ar, &ae);
+	}
 	return http_reply(rq, 200, json_pack("{s:s, s:I}", "token", jwt, "expires", (json_int_t)c.exp));
 }
 
@@ -158,6 +204,45 @@ static int parse_pcrs(struct http_request *rq, const json_t *obj, struct quote_p
 	return 0;
 }
 
+/* The transport key as the token's cnf JWK. The key is the one the
+ * appraisal accepted (tpm2_public_to_pkey, a cache hit by now, says so
+ * again); the JWK is written from the public area's numbers, which is what
+ * token_jwk_from_pkey would write from the OpenSSL key, minus the cost of
+ * reading them back out of OpenSSL. */
+static int transport_key_jwk(const TPMT_PUBLIC *pub, json_t **ret, struct err *e)
+{
+	EVP_PKEY *pkey = NULL;
+	int r = tpm2_public_to_pkey(pub, &pkey, e);
+
+	EVP_PKEY_free(pkey);
+	if (r < 0)
+		return r;
+	if (pub->type == TPM2_ALG_RSA) {
+		uint32_t x = pub->parameters.rsaDetail.exponent ? pub->parameters.rsaDetail.exponent
+							      : 65537;
+		const uint8_t exp[4] = { (uint8_t)(x >> 24), (uint8_t)(x >> 16), (uint8_t)(x >> 8),
+					 (uint8_t)x };
+
+		return token_jwk_from_rsa(pub->unique.rsa.buffer, pub->unique.rsa.size, exp,
+					  sizeof(exp), ret, e);
+	}
+	switch (pub->parameters.eccDetail.curveID) {
+	case TPM2_ECC_NIST_P256:
+	case TPM2_ECC_NIST_P384:
+	case TPM2_ECC_NIST_P521: {
+		const TPMS_ECC_POINT *pt = &pub->unique.ecc;
+		uint16_t curve = pub->parameters.eccDetail.curveID;
+
+		return token_jwk_from_ec(curve == TPM2_ECC_NIST_P256   ? "P-256"
+					 : curve == TPM2_ECC_NIST_P384 ? "P-384"
+								       : "P-521",
+					 pt->x.buffer, pt->x.size, pt->y.buffer, pt->y.size, ret, e);
+	}
+	default:
+		return err_set(e, EINVAL, "transport key curve 0x%04x", pub->parameters.eccDetail.curveID);
+	}
+}
+
 static json_t *failures_json(const struct policy_verdict *v)
 {
 	json_t *arr = json_array();
@@ -191,7 +276,6 @@ static int attest_tpm(struct http_request *rq, int64_t now)
 	const char *ak_hex = NULL;
 	uint8_t ak_name[TPM2_NAME_MAX];
 	int64_t host_id, issued;
-	EVP_PKEY *tk_pkey = NULL;
 	json_t *cnf = NULL;
 	struct err e = { 0 };
 	int n, r;
@@ -272,19 +356,15 @@ static int attest_tpm(struct http_request *rq, int64_t now)
 		goto out;
 	}
 	memset(&e, 0, sizeof(e));
-	if (tpm2_public_to_pkey(&res->transport_key, &tk_pkey, &e) < 0 ||
-	    token_jwk_from_pkey(tk_pkey, &cnf, &e) < 0) {
+	if (transport_key_jwk(&res->transport_key, &cnf, &e) < 0) {
 		r = refuse(rq, 403, host.name, "transport_key_invalid", NULL, "transport key: %s", e.msg);
 		goto out;
 	}
-	r = consume_nonce(rq, host.name, nonce, nonce_len, issued, now);
-	if (r < 0)
-		goto out;
 	r = issue(rq, &host, TOKEN_MODE_TPM, TOKEN_AFFIRMING, policy_ref_policy(pref)->id,
-		  res->verdict.baseline, cnf, now);
+		  res->verdict.baseline, cnf, now,
+		  &(struct nonce_use){ .nonce = nonce, .len = nonce_len, .issued = issued });
 out:
 	json_decref(cnf);
-	EVP_PKEY_free(tk_pkey);
 	if (pref)
 		policy_cache_put(ctx->policies, pref);
 	store_host_clear(&host);
@@ -350,7 +430,9 @@ static int attest_host_key(struct http_request *rq, int64_t now)
 			   "the signature over the nonce does not verify with host %s's key", host.name);
 		goto out;
 	}
-	r = consume_nonce(rq, host.name, nonce, nonce_len, issued, now);
+	r = consume_nonce(rq, host.name,
+			  &(struct nonce_use){ .nonce = nonce, .len = nonce_len, .issued = issued },
+			  now);
 	if (r < 0)
 		goto out;
 	{
@@ -363,7 +445,7 @@ static int attest_host_key(struct http_request *rq, int64_t now)
 		}
 		/* token_issue checks the JWK is a public key of an allowed type */
 		r = issue(rq, &host, TOKEN_MODE_HOST_KEY, TOKEN_WARNING, policy_ref_policy(pref)->id,
-			  NULL, (json_t *)jwk, now);
+			  NULL, (json_t *)jwk, now, NULL);
 		policy_cache_put(ctx->policies, pref);
 		if (r == -EINVAL)
 			r = refuse(rq, 400, host.name, "bad_request", NULL, "%s",

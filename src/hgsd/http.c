@@ -19,6 +19,7 @@
 
 #include "common/limits.h"
 #include "common/util.h"
+#include "hgsd/jsonload.h"
 #include "hgsd/log.h"
 
 struct http_server {
@@ -43,6 +44,7 @@ struct http_conn_state {
 	char body_error[256]; /* HTTP_ROUTE_BODY_ERRORS */
 	char *buf; /* body, at most max_body bytes */
 	size_t len, cap;
+	size_t announced; /* Content-Length (at most max_body), or 0 */
 	size_t received; /* all body bytes seen, kept or not */
 	bool too_large;
 	bool queued;
@@ -199,42 +201,6 @@ static enum MHD_Result queue(struct http_conn_state *st)
 
 /* ---- JSON bodies ---- */
 
-unsigned http_json_depth(const char *buf, size_t len)
-{
-	unsigned depth = 0, max = 0;
-	bool in_str = false;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = buf[i];
-
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-			continue;
-		}
-		switch (c) {
-		case '"':
-			in_str = true;
-			break;
-		case '[':
-		case '{':
-			if (++depth > max)
-				max = depth;
-			break;
-		case ']':
-		case '}':
-			if (depth)
-				depth--;
-			break;
-		default:
-			break;
-		}
-	}
-	return max;
-}
-
 /* Parse the body of a route that needs one. 0: parsed; 1: not a JSON
  * object: a 400 reply was made, or with lax (HTTP_ROUTE_BODY_ERRORS) the
  * reason is in st->body_error for the handler; negative errno: failed
@@ -245,13 +211,17 @@ static int parse_body(struct http_conn_state *st, bool lax)
 	size_t size = sizeof(st->body_error);
 	json_error_t jerr;
 	json_t *j = NULL;
+	int r;
 
 	if (!st->len)
 		snprintf(why, size, "the request needs a JSON object body");
-	else if (http_json_depth(st->buf, st->len) > HGSD_JSON_MAX_DEPTH)
+	else if ((r = jsonload_body(st->buf, st->len, HGSD_JSON_MAX_DEPTH, &j,
+				    &jerr)) == -E2BIG)
 		snprintf(why, size, "JSON nested deeper than %u levels",
 			 HGSD_JSON_MAX_DEPTH);
-	else if (!(j = json_loadb(st->buf, st->len, JSON_REJECT_DUPLICATES, &jerr)))
+	else if (r == -ENOMEM)
+		return r;
+	else if (r < 0)
 		snprintf(why, size, "body is not valid JSON: %s (line %d, column %d)",
 			 jerr.text, jerr.line, jerr.column);
 	else if (!json_is_object(j)) {
@@ -498,6 +468,7 @@ static bool request_begin(struct http_conn_state *st)
 				   "request body over %zu bytes", srv->o.max_body);
 			return true;
 		}
+		st->announced = (size_t)n;
 	}
 	return false;
 }
@@ -523,7 +494,8 @@ static enum MHD_Result request_data(struct http_conn_state *st,
 		return MHD_YES;
 	}
 	if (st->len + n > st->cap) {
-		size_t ncap = st->cap ? st->cap : 4096;
+		/* the announced length at once, not four doublings of 40 KB */
+		size_t ncap = st->cap ? st->cap : st->announced > 4096 ? st->announced : 4096;
 		char *nb;
 
 		while (ncap < st->len + n)

@@ -8,7 +8,8 @@
  * reply (4xx/5xx) it made; otherwise the client gets 500 `internal`, never
  * a success built before the failure. Request bodies are capped at max_body before any
  * parsing (413 `payload_too_large`), parsed with jansson rejecting
- * duplicate keys, and must be objects nested at most HGSD_JSON_MAX_DEPTH
+ * duplicate keys (through jsonload.h, which keeps long strings away from
+ * jansson's lexer), and must be objects nested at most HGSD_JSON_MAX_DEPTH
  * deep.
  */
 #pragma once
@@ -122,6 +123,3 @@ void http_server_stop(struct http_server *s, unsigned grace);
 
 /* True when libmicrohttpd was built with TLS (GnuTLS). */
 bool http_tls_supported(void);
-
-/* Lexical nesting depth of a JSON text (brackets outside strings). */
-unsigned http_json_depth(const char *buf, size_t len);

@@ -100,10 +100,24 @@ int store_enrollment_take(struct store *s, const char *id, int64_t now,
 
 /* ---- nonces: single use across the cluster ---- */
 
+struct store_audit;
+
 /* Record that the nonce with this SHA-256 was used; -EEXIST if it already
  * was (a replayed quote). Expired records (expires < now) may be purged. */
 int store_nonce_consume(struct store *s, const uint8_t nonce_sha256[32],
 			int64_t expires, int64_t now, struct err *e);
+
+/* store_nonce_consume, then store_audit_add(a) only if the nonce was
+ * consumed, both in one commit where the backend can: the attestation hot
+ * path makes one durable write instead of two. Returns what
+ * store_nonce_consume would. The audit record's own result goes to
+ * *ret_audit (0, a negative errno with the message in *audit_e, or
+ * -ECANCELED when the nonce was not consumed); a failed audit insert does
+ * not undo the nonce, as with the two calls one after the other. */
+int store_nonce_consume_audit(struct store *s, const uint8_t nonce_sha256[32],
+			      int64_t expires, int64_t now,
+			      const struct store_audit *a, int *ret_audit,
+			      struct err *audit_e, struct err *e);
 
 /* ---- attestation policy: baselines, rule switches, settings ---- */
 

@@ -59,7 +59,7 @@
 #define STORE_SQLITE_BUSY_SLEEP_MIN_US 50 /* first sleep in the busy handler */
 #define STORE_SQLITE_BUSY_SLEEP_MAX_US 2000 /* longest single sleep */
 #define STORE_SQLITE_MIN_VERSION 3035000  /* DELETE ... RETURNING: 3.35 */
-#define STORE_SQLITE_CHECKPOINT_PAGES 1000 /* WAL pages that wake the checkpointer */
+#define STORE_SQLITE_CHECKPOINT_PAGES 4000 /* WAL pages that wake the checkpointer */
 #define STORE_SQLITE_CHECKPOINT_IDLE_S 5  /* checkpoint at least this often */
 #define STORE_SQLITE_WAL_SIZE_LIMIT 67108864 /* bytes of WAL kept after a reset (64 MiB) */
 /* How long store_open retries switching a new file to WAL. */
@@ -1471,6 +1471,31 @@ int store_enrollment_take(struct store *s, const char *id, int64_t now,
 
 /* ---- group commit: nonces and audit records ---- */
 
+/* What store_audit_add refuses before queueing anything. */
+static int audit_check(const struct store_audit *a, struct err *e)
+{
+	int r;
+
+	if (!a)
+		return err_set(e, EINVAL, "store: no audit record given");
+	if (strnlen(a->host, sizeof(a->host)) == sizeof(a->host))
+		return err_set(e, EINVAL, "store: audit host not terminated");
+	r = check_text(a->action, sizeof(a->action) - 1, "audit action", e);
+	if (r < 0)
+		return r;
+	r = check_text(a->result, sizeof(a->result) - 1, "audit result", e);
+	if (r < 0)
+		return r;
+	if (a->details &&
+	    strnlen(a->details, STORE_AUDIT_DETAILS_MAX + 1) >
+		    STORE_AUDIT_DETAILS_MAX)
+		return err_set(e, EINVAL,
+			       "store: audit details longer than %u bytes",
+			       STORE_AUDIT_DETAILS_MAX);
+	return 0;
+}
+
+
 /*
  * The hot path (a nonce and an audit record per attestation) is dominated
  * by the cost of a commit, not of an insert (bench/bench_store.c). Callers
@@ -1490,6 +1515,8 @@ struct gc_op {
 	const uint8_t *nonce;          /* GC_NONCE */
 	int64_t expires, now;
 	const struct store_audit *audit; /* GC_AUDIT */
+	const struct gc_op *only_after; /* run only if this earlier op of the
+					 * same batch succeeded */
 	struct err *e;
 	int result;
 	bool done;                     /* under gc_lock */
@@ -1570,6 +1597,12 @@ static void gc_run_batch(struct store *s, struct gc_op *batch)
 	if (r >= 0)
 		r = lease_exec(&l, ST_BEGIN, &fatal);
 	for (struct gc_op *op = batch; op && r >= 0; op = op->next) {
+		if (op->only_after && op->only_after->result < 0) {
+			op->result = err_set(op->e, ECANCELED,
+					     "store: not recorded: the operation "
+					     "it depends on failed");
+			continue;
+		}
 		op->result = gc_exec(&l, op);
 		if (op->result < 0 && sqlite3_get_autocommit(l.c->db)) {
 			/* the error ended the transaction */
@@ -1598,15 +1631,21 @@ static void gc_run_batch(struct store *s, struct gc_op *batch)
 						     err_str(&fatal));
 }
 
-static int gc_submit(struct store *s, struct gc_op *op)
+/* Queue n ops (together: they land in one batch, in this order) and wait
+ * until all are done; returns the first one's result. */
+static int gc_submit_n(struct store *s, struct gc_op *ops, size_t n)
 {
+	struct gc_op *op = &ops[n - 1];
+
 	pthread_mutex_lock(&s->gc_lock);
-	op->next = NULL;
-	if (s->gc_tail)
-		s->gc_tail->next = op;
-	else
-		s->gc_head = op;
-	s->gc_tail = op;
+	for (size_t i = 0; i < n; i++) {
+		ops[i].next = NULL;
+		if (s->gc_tail)
+			s->gc_tail->next = &ops[i];
+		else
+			s->gc_head = &ops[i];
+		s->gc_tail = &ops[i];
+	}
 	while (!op->done) {
 		struct gc_op *batch, *next;
 
@@ -1628,7 +1667,12 @@ static int gc_submit(struct store *s, struct gc_op *op)
 		pthread_cond_broadcast(&s->gc_cond);
 	}
 	pthread_mutex_unlock(&s->gc_lock);
-	return op->result;
+	return ops[0].result;
+}
+
+static int gc_submit(struct store *s, struct gc_op *op)
+{
+	return gc_submit_n(s, op, 1);
 }
 
 int store_nonce_consume(struct store *s, const uint8_t nonce_sha256[32],
@@ -1644,6 +1688,36 @@ int store_nonce_consume(struct store *s, const uint8_t nonce_sha256[32],
 	if (!nonce_sha256)
 		return err_set(e, EINVAL, "store: no nonce digest");
 	return gc_submit(s, &op);
+}
+
+int store_nonce_consume_audit(struct store *s, const uint8_t nonce_sha256[32],
+			      int64_t expires, int64_t now,
+			      const struct store_audit *a, int *ret_audit,
+			      struct err *audit_e, struct err *e)
+{
+	struct err local = { 0 }, audit_local = { 0 };
+	struct gc_op ops[2] = {
+		{ .kind = GC_NONCE, .nonce = nonce_sha256, .expires = expires,
+		  .now = now, .e = e ? e : &local },
+		{ .kind = GC_AUDIT, .audit = a, .only_after = &ops[0],
+		  .e = audit_e ? audit_e : &audit_local },
+	};
+	int r;
+
+	*ret_audit = -ECANCELED;
+	if (!s)
+		return err_set(e, EINVAL, "store: not open");
+	if (!nonce_sha256)
+		return err_set(e, EINVAL, "store: no nonce digest");
+	r = audit_check(a, audit_e);
+	if (r < 0) {
+		/* the record is refused, the nonce consumed all the same */
+		*ret_audit = r;
+		return gc_submit(s, &ops[0]);
+	}
+	r = gc_submit_n(s, ops, 2);
+	*ret_audit = ops[1].result;
+	return r;
 }
 
 /* ---- baselines ---- */
@@ -2505,22 +2579,9 @@ int store_audit_add(struct store *s, const struct store_audit *a,
 
 	if (!s)
 		return err_set(e, EINVAL, "store: not open");
-	if (!a)
-		return err_set(e, EINVAL, "store: no audit record given");
-	if (strnlen(a->host, sizeof(a->host)) == sizeof(a->host))
-		return err_set(e, EINVAL, "store: audit host not terminated");
-	r = check_text(a->action, sizeof(a->action) - 1, "audit action", e);
+	r = audit_check(a, e);
 	if (r < 0)
 		return r;
-	r = check_text(a->result, sizeof(a->result) - 1, "audit result", e);
-	if (r < 0)
-		return r;
-	if (a->details &&
-	    strnlen(a->details, STORE_AUDIT_DETAILS_MAX + 1) >
-		    STORE_AUDIT_DETAILS_MAX)
-		return err_set(e, EINVAL,
-			       "store: audit details longer than %u bytes",
-			       STORE_AUDIT_DETAILS_MAX);
 	return gc_submit(s, &op);
 }
 

@@ -709,6 +709,96 @@ static void test_nonces(void **state)
 	assert_int_equal(store_nonce_consume(f->s, b, 5000, 1002, &e), -EEXIST);
 }
 
+/* The nonce and its audit record in one call: the record only when the
+ * nonce was consumed, the nonce consumed even when the record is refused. */
+static void test_nonce_with_audit(void **state)
+{
+	struct fx *f = *state;
+	struct store_audit a = { .time = 100 };
+	struct err e = { 0 }, ae = { 0 };
+	uint8_t n1[32], n2[32];
+	size_t count = 0;
+	int ar = 0;
+
+	sha(n1, 11, 0);
+	sha(n2, 11, 1);
+	snprintf(a.host, sizeof(a.host), "h1");
+	snprintf(a.action, sizeof(a.action), "attest");
+	snprintf(a.result, sizeof(a.result), "pass");
+	a.details = (char *)"{\"jti\":\"x\"}";
+	assert_int_equal(store_nonce_consume_audit(f->s, n1, 1000, 50, &a, &ar, &ae, &e), 0);
+	assert_int_equal(ar, 0);
+	/* a replay: refused, and no second record */
+	assert_int_equal(store_nonce_consume_audit(f->s, n1, 1000, 51, &a, &ar, &ae, &e), -EEXIST);
+	assert_non_null(strstr(e.msg, "replayed"));
+	assert_int_equal(ar, -ECANCELED);
+	assert_int_equal(store_nonce_consume(f->s, n1, 1000, 52, &e), -EEXIST);
+	assert_int_equal(store_audit_list(f->s, NULL, 0, 0, count_audit, &count, &e), 0);
+	assert_int_equal(count, 1);
+	/* a record the store refuses: the nonce is consumed all the same */
+	snprintf(a.action, sizeof(a.action), "%s", "");
+	e = (struct err){ 0 };
+	assert_int_equal(store_nonce_consume_audit(f->s, n2, 1000, 53, &a, &ar, &ae, &e), 0);
+	assert_int_equal(ar, -EINVAL);
+	assert_int_equal(store_nonce_consume(f->s, n2, 1000, 54, &e), -EEXIST);
+	count = 0;
+	assert_int_equal(store_audit_list(f->s, NULL, 0, 0, count_audit, &count, &e), 0);
+	assert_int_equal(count, 1);
+}
+
+struct consume_audit_arg {
+	struct store *s;
+	unsigned id;
+	unsigned won;
+};
+
+static void *consume_audit_thread(void *p)
+{
+	struct consume_audit_arg *t = p;
+	struct store_audit a = { .time = 100 };
+
+	snprintf(a.host, sizeof(a.host), "t%u", t->id);
+	snprintf(a.action, sizeof(a.action), "attest");
+	snprintf(a.result, sizeof(a.result), "pass");
+	for (unsigned i = 0; i < 300; i++) {
+		struct err e = { 0 }, ae = { 0 };
+		uint8_t n[32];
+		int ar = 1, r;
+
+		sha(n, 12, i % 100); /* every nonce offered by every thread */
+		r = store_nonce_consume_audit(t->s, n, 1000, 60, &a, &ar, &ae, &e);
+		if (r == 0 && ar == 0)
+			t->won++;
+		else if (r != -EEXIST || ar != -ECANCELED)
+			fail_msg("consume_audit: %d/%d %s %s", r, ar, e.msg, ae.msg);
+	}
+	return NULL;
+}
+
+/* 8 threads race on 100 nonces: each is won exactly once, with exactly one
+ * audit record. */
+static void test_nonce_with_audit_threads(void **state)
+{
+	struct fx *f = *state;
+	struct consume_audit_arg t[8];
+	pthread_t th[8];
+	struct err e = { 0 };
+	unsigned won = 0;
+	size_t count = 0;
+
+	for (unsigned i = 0; i < 8; i++) {
+		t[i] = (struct consume_audit_arg){ .s = f->s, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, consume_audit_thread, &t[i]), 0);
+	}
+	for (unsigned i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		won += t[i].won;
+	}
+	assert_int_equal(won, 100);
+	assert_int_equal(store_audit_list(f->s, NULL, 0, 0, count_audit, &count, &e), 0);
+	assert_int_equal(count, 100);
+}
+
 static void test_nonce_purge_by_count(void **state)
 {
 	struct fx *f = *state;
@@ -1608,6 +1698,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_enrollments, setup_store,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_nonces, setup_store,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_nonce_with_audit, setup_store,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_nonce_with_audit_threads, setup_store,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_nonce_purge_by_count,
 						setup_store, teardown),

@@ -17,6 +17,11 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <jose/jose.h>
+/* jose/openssl.h names the legacy RSA and EC_KEY types; only its EVP_PKEY
+ * function is called here. */
+typedef struct rsa_st RSA;
+typedef struct ec_key_st EC_KEY;
+#include <jose/openssl.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -388,6 +393,90 @@ static void test_libjose_interop(void **state)
 	}
 	json_decref(priv_jwk);
 	free(jwt);
+}
+
+/* token_jwk_from_pkey writes what libjose's jose_openssl_jwk_from_EVP_PKEY
+ * writes for the public half (members, values, order), plus the kid. */
+static void test_jwk_from_pkey_as_libjose(void **state)
+{
+	static const char *const curves[] = { "P-256", "P-384", "P-521" };
+
+	for (size_t i = 0; i < 3 * ARRAY_SIZE(curves) + 4; i++) {
+		EVP_PKEY *pkey = i < 3 * ARRAY_SIZE(curves)
+					 ? EVP_EC_gen(curves[i % ARRAY_SIZE(curves)])
+					 : EVP_RSA_gen(i % 2 ? 2048 : 3072);
+		json_t *ours = NULL, *theirs;
+		struct err e = { { 0 } };
+		char *a, *b;
+
+		assert_non_null(pkey);
+		assert_int_equal(token_jwk_from_pkey(pkey, &ours, &e), 0);
+		theirs = jose_openssl_jwk_from_EVP_PKEY(NULL, pkey);
+		assert_non_null(theirs);
+		assert_true(jose_jwk_pub(NULL, theirs));
+		json_object_set(theirs, "kid", json_object_get(ours, "kid"));
+		a = json_dumps(ours, JSON_COMPACT);
+		b = json_dumps(theirs, JSON_COMPACT);
+		assert_string_equal(a, b);
+		assert_null(json_object_get(ours, "d"));
+		free(a);
+		free(b);
+		{
+			/* from the numbers (minimal big-endian, as in a TPM
+			 * public area without leading zeros): the same JWK */
+			bool ec = i < 3 * ARRAY_SIZE(curves);
+			BIGNUM *u = NULL, *v = NULL;
+			uint8_t ub[600], vb[600];
+			json_t *num = NULL;
+			int ul, vl;
+
+			assert_int_equal(EVP_PKEY_get_bn_param(pkey, ec ? "qx" : "n", &u), 1);
+			assert_int_equal(EVP_PKEY_get_bn_param(pkey, ec ? "qy" : "e", &v), 1);
+			ul = BN_bn2bin(u, ub);
+			vl = BN_bn2bin(v, vb);
+			if (ec)
+				assert_int_equal(token_jwk_from_ec(curves[i % ARRAY_SIZE(curves)], ub,
+								   (size_t)ul, vb, (size_t)vl, &num, &e),
+						 0);
+			else
+				assert_int_equal(token_jwk_from_rsa(ub, (size_t)ul, vb, (size_t)vl, &num,
+								    &e),
+						 0);
+			a = json_dumps(ours, JSON_COMPACT);
+			b = json_dumps(num, JSON_COMPACT);
+			assert_string_equal(a, b);
+			free(a);
+			free(b);
+			json_decref(num);
+			BN_free(u);
+			BN_free(v);
+		}
+		json_decref(ours);
+		json_decref(theirs);
+		EVP_PKEY_free(pkey);
+	}
+}
+
+/* Coordinates are padded to the field size, given with or without their
+ * leading zeros; numbers that do not fit are refused. */
+static void test_jwk_from_numbers_padding(void **state)
+{
+	uint8_t x[32] = { 0 }, y[33] = { 0 };
+	json_t *a = NULL, *b = NULL;
+	struct err e = { { 0 } };
+
+	x[31] = 1;
+	y[32] = 2;
+	assert_int_equal(token_jwk_from_ec("P-256", x, 32, y + 1, 32, &a, &e), 0);
+	assert_int_equal(token_jwk_from_ec("P-256", x + 31, 1, y, 33, &b, &e), 0);
+	assert_true(json_equal(a, b));
+	assert_string_equal(json_string_value(json_object_get(a, "x")),
+			    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE");
+	json_decref(a);
+	json_decref(b);
+	y[0] = 1; /* 33 significant bytes */
+	assert_int_equal(token_jwk_from_ec("P-256", x, 32, y, 33, &a, &e), -EINVAL);
+	assert_int_equal(token_jwk_from_ec("P-192", x, 32, y + 1, 32, &a, &e), -EINVAL);
 }
 
 /* ---- algorithm and key confusion ---- */
@@ -1284,6 +1373,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_trust_vectors),
 		cmocka_unit_test(test_libjose_interop),
+		cmocka_unit_test(test_jwk_from_pkey_as_libjose),
+		cmocka_unit_test(test_jwk_from_numbers_padding),
 		cmocka_unit_test(test_alg_none),
 		cmocka_unit_test(test_hs256_public_key_as_secret),
 		cmocka_unit_test(test_other_algs),
