@@ -580,6 +580,7 @@ struct sup {
 	pid_t qemu, swtpm;
 	int64_t started;
 	int64_t stop_deadline; /* 0: no stop asked */
+	int64_t stop_ms;
 	bool quit_sent;
 };
 
@@ -632,10 +633,10 @@ static void do_action(struct sup *s, const struct vm_filter_entry *f,
 	}
 	case VM_ACTION_STOP:
 		if (!s->stop_deadline)
-			s->stop_deadline = now_ms() + VM_STOP_TIMEOUT_S * 1000;
+			s->stop_deadline = now_ms() + s->stop_ms;
 		logf_("stop: ACPI power button pressed; quit in %d s if the "
 		      "guest does not power off",
-		      VM_STOP_TIMEOUT_S);
+		      (int)(s->stop_ms / 1000));
 		answer(fd, json_pack("{s:{}}", "return"));
 		break;
 	case VM_ACTION_POWEROFF:
@@ -741,7 +742,7 @@ static int supervise(struct sup *s, int lfd, int sfd)
 		if (s->stop_deadline && !s->quit_sent &&
 		    now_ms() > s->stop_deadline) {
 			logf_("stop: the guest did not power off in %d s: quit",
-			      VM_STOP_TIMEOUT_S);
+			      (int)(s->stop_ms / 1000));
 			s->quit_sent = true;
 			if (s->qmp)
 				(void)vm_qmp_execute(s->qmp, "quit", NULL,
@@ -761,7 +762,7 @@ static int supervise(struct sup *s, int lfd, int sfd)
 					if (!s->stop_deadline && s->qmp) {
 						s->stop_deadline =
 							now_ms() +
-							VM_STOP_TIMEOUT_S * 1000;
+							s->stop_ms;
 						(void)vm_qmp_execute(
 							s->qmp,
 							"system_powerdown",
@@ -848,6 +849,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	struct keys k = { 0 };
 	struct vm_argv qa = { 0 }, ta = { 0 };
 	struct sup s = { .l = l, .qemu = -1, .swtpm = -1 };
+	bool started = false, created_vars = false;
 	char rundir[VM_PATH_MAX], vtpm[VM_PATH_MAX + 64],
 		vars[VM_PATH_MAX + 64], run_vars[VM_PATH_MAX + 64],
 		ctl[VM_PATH_MAX + 64], qmp[VM_PATH_MAX + 64],
@@ -861,6 +863,10 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 
 	for (size_t i = 0; i < VM_DISKS_MAX; i++)
 		disk_fds[i] = -1;
+	umask(0077);
+	s.stop_ms = (int64_t)(l->stop_timeout_s > 0 ? l->stop_timeout_s
+						    : VM_STOP_TIMEOUT_S) *
+		    1000;
 	r = vm_def_check(l->def, e);
 	if (r < 0)
 		goto out;
@@ -895,6 +901,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		r = create_vars(l, &k, e);
 		if (r < 0)
 			goto out;
+		created_vars = true;
 	}
 	r = create_disks(l, &k, e);
 	if (r < 0)
@@ -957,6 +964,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	}
 	if (r < 0)
 		goto out;
+	started = true; /* from here on the vTPM state may change */
 	r = spawn(ta.v, &tfd, 1, &s.swtpm, e);
 	close(tfd);
 	tfd = -1;
@@ -1105,5 +1113,15 @@ out:
 	host_secmem_free(k.mem);
 	if (r < 0)
 		logf_("%s", err_str(e));
+	if (r < 0 && !started) {
+		struct err e2 = { 0 };
+
+		/* refused before anything ran: nothing to record */
+		if (created_vars)
+			(void)unlink(vars);
+		if (l->record && l->record(l->record_ctx, l->recorded, &e2) < 0)
+			logf_("could not take back the running mark: %s",
+			      err_str(&e2));
+	}
 	return r;
 }

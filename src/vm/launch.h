@@ -42,10 +42,15 @@ struct vm_launch {
 	bool accept_unclean;	   /* start after a run that did not stop
 				      cleanly (the digests cannot be checked) */
 	const char *qemu, *swtpm, *qemu_img; /* NULL: from PATH */
+	int stop_timeout_s; /* stop: ACPI powerdown, quit after this; 0:
+			       VM_STOP_TIMEOUT_S */
 	int ready_fd; /* "ready\n" once QEMU runs, "error: ...\n" on failure
 			 before that; -1: none */
 	/* At a clean stop: the new digests (s->root is the same key; state
-	 * HOST_SECRETS_STOPPED) to be sealed into the secrets file. */
+	 * HOST_SECRETS_STOPPED) to be sealed into the secrets file. Also
+	 * called with *recorded itself when the start is refused before swtpm
+	 * or QEMU ran (nothing changed: the caller's "running" mark is taken
+	 * back). */
 	int (*record)(void *ctx, const struct host_secrets *s, struct err *e);
 	void *record_ctx;
 };
