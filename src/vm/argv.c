@@ -202,7 +202,7 @@ static bool opt_is(const char *a, const char *opt)
 
 int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 {
-	size_t n = 0, qmp = 0;
+	size_t n = 0, qmp = 0, serial = 0;
 	bool found[ARRAY_SIZE(required)] = { 0 };
 
 	for (; argv[n]; n++)
@@ -257,6 +257,8 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 				       "needs policy encryption-supported and "
 				       "a definition that asks for it",
 				       v);
+		if (opt_is(a, "-serial"))
+			serial++;
 		if (opt_is(a, "-accel") && !streq(v, "tcg") &&
 		    !streq(v, "kvm"))
 			return err_set(e, EPERM, "QEMU '-accel %s'", v);
@@ -323,6 +325,11 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 				       required[k][1] ? required[k][1] : "");
 	if (qmp != 1)
 		return err_set(e, EPERM, "QEMU command line lacks -qmp");
+	if (serial != 1)
+		return err_set(e, EPERM,
+			       "QEMU command line needs exactly one -serial "
+			       "(none, or the console of a VM that may have "
+			       "one)");
 	return 0;
 }
 
