@@ -492,38 +492,8 @@ static int create_disks(const struct vm_launch *l, const struct keys *k,
  * (a supervisor that died) is wiped first; a live supervisor: -EBUSY. */
 static int runtime_setup(const char *rundir, struct err *e)
 {
-	char parent[VM_PATH_MAX], p[VM_PATH_MAX + 64];
 	struct statfs sf;
-	json_t *ans = NULL;
-	struct stat st;
 
-	if (vm_control_request(rundir, "status", &ans, NULL) == 0) {
-		json_decref(ans);
-		return err_set(e, EBUSY, "a supervisor already runs this VM "
-			       "(%s)", rundir);
-	}
-	snprintf(parent, sizeof(parent), "%s", rundir);
-	*strrchr(parent, '/') = '\0';
-	if (mkdir(parent, 0700) < 0 && errno != EEXIST)
-		return err_set(e, errno, "%s: %s", parent, strerror(errno));
-	if (lstat(rundir, &st) == 0) {
-		static const char *const names[] = {
-			VM_RUN_CONTROL, VM_RUN_QMP,     VM_RUN_TPM,
-			VM_RUN_VARS,	VM_RUN_CONSOLE, VM_RUN_SWTPM_LOG,
-		};
-
-		if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-			return err_set(e, EPERM,
-				       "%s: not our directory", rundir);
-		logf_("removing a stale runtime directory %s", rundir);
-		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-			snprintf(p, sizeof(p), "%s/%s", rundir, names[i]);
-			wipe_file(p);
-		}
-		if (rmdir(rundir) < 0)
-			return err_set(e, errno, "%s: %s (remove it by hand)",
-				       rundir, strerror(errno));
-	}
 	if (mkdir(rundir, 0700) < 0)
 		return err_set(e, errno, "%s: %s", rundir, strerror(errno));
 	if (statfs(rundir, &sf) == 0 && sf.f_type != TMPFS_MAGIC &&
@@ -547,6 +517,38 @@ static void runtime_remove(const char *rundir)
 		wipe_file(p);
 	}
 	(void)rmdir(rundir);
+}
+
+/* No supervisor answers: a runtime directory left by one that died (it
+ * may hold the plaintext VARS) is wiped now, whatever happens next. A live
+ * supervisor: -EBUSY. */
+static int runtime_clear_stale(const char *rundir, struct err *e)
+{
+	char parent[VM_PATH_MAX];
+	json_t *ans = NULL;
+	struct stat st;
+
+	if (vm_control_request(rundir, "status", &ans, NULL) == 0) {
+		json_decref(ans);
+		return err_set(e, EBUSY,
+			       "a supervisor already runs this VM (%s)",
+			       rundir);
+	}
+	snprintf(parent, sizeof(parent), "%s", rundir);
+	*strrchr(parent, '/') = '\0';
+	if (mkdir(parent, 0700) < 0 && errno != EEXIST)
+		return err_set(e, errno, "%s: %s", parent, strerror(errno));
+	if (lstat(rundir, &st) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return err_set(e, EPERM, "%s: not our directory", rundir);
+	logf_("removing a stale runtime directory %s", rundir);
+	runtime_remove(rundir);
+	if (lstat(rundir, &st) == 0)
+		return err_set(e, ENOTEMPTY,
+			       "%s: could not be removed (remove it by hand)",
+			       rundir);
+	return 0;
 }
 
 static int listen_control(const char *path, struct err *e)
@@ -777,13 +779,19 @@ static int supervise(struct sup *s, int lfd, int sfd)
 			int st;
 
 			if (waitpid(s->swtpm, &st, WNOHANG) == s->swtpm) {
-				logf_("swtpm exited (status %d) while the VM "
-				      "ran: quitting QEMU",
-				      WEXITSTATUS(st));
 				s->swtpm = -1;
-				if (s->qmp)
-					(void)vm_qmp_execute(s->qmp, "quit",
-							     NULL, NULL, NULL);
+				if (s->quit_sent) {
+					logf_("swtpm exited (QEMU is quitting)");
+				} else {
+					logf_("swtpm exited (status %d) while "
+					      "the VM ran: quitting QEMU",
+					      WEXITSTATUS(st));
+					s->quit_sent = true;
+					if (s->qmp)
+						(void)vm_qmp_execute(
+							s->qmp, "quit", NULL,
+							NULL, NULL);
+				}
 			}
 		}
 		if (p[0].revents & POLLIN)
@@ -886,6 +894,9 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		goto out;
 
 	/* checks before anything starts */
+	r = runtime_clear_stale(rundir, e);
+	if (r < 0)
+		goto out;
 	r = check_firmware(l->def, e);
 	if (r < 0)
 		goto out;

@@ -9,6 +9,8 @@
  *   launch_tool DIR [--accept-unclean-stop] [--stop-timeout S]
  *     DIR/vm.json must exist; DIR/secrets is created at the first start.
  *   launch_tool --show DIR      print the secrets' state and digests
+ *   launch_tool --request DIR NAME   send {"execute": NAME} to the VM's
+ *                                    supervisor, print the answer
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "host/secmem.h"
 #include "host/unwrap.h"
 #include "vm/def.h"
+#include "vm/control.h"
 #include "vm/launch.h"
 
 static const struct host_secrets_binding test_binding = {
@@ -58,6 +61,25 @@ int main(int argc, char **argv)
 	size_t len, sec_len;
 	int r;
 
+	if (argc == 4 && streq(argv[1], "--request")) {
+		json_t *ans = NULL;
+		char rundir[4096];
+
+		snprintf(path, sizeof(path), "%s/vm.json", argv[2]);
+		r = file_read(path, VM_DEF_MAX_SIZE, &text, &len, &e);
+		if (r == 0)
+			r = vm_def_parse((const char *)text, len, &def, &e);
+		if (r == 0)
+			r = vm_runtime_dir(def.uuid, rundir, sizeof(rundir), &e);
+		if (r == 0)
+			r = vm_control_request(rundir, argv[3], &ans, &e);
+		if (r < 0)
+			goto fail;
+		json_dumpf(ans, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(ans);
+		return 0;
+	}
 	if (argc >= 3 && streq(argv[1], "--show")) {
 		show = true;
 		argv++;
@@ -99,6 +121,7 @@ int main(int argc, char **argv)
 		goto fail;
 	r = file_read(path, HOST_SECRETS_MAX_FILE_SIZE, &sec, &sec_len, &e);
 	if (r == -ENOENT) {
+		e.msg[0] = '\0';
 		r = host_secrets_generate(k.secrets, &e);
 		if (r == 0)
 			r = host_secrets_seal(k.secrets, tk, &k.binding, file,
