@@ -38,16 +38,17 @@ fail() {
 }
 pass() { echo "ok: $*"; }
 
+# make_vm [DISKS_JSON DEVICES_JSON]
 make_vm() {
-	local fw
+	local fw disks=${1:-[]} devices=${2:-[]}
 	mkdir -m 0700 "$VM"
 	fw=$(sha256sum /usr/share/OVMF/OVMF_CODE_4M.secboot.fd | cut -d' ' -f1)
 	cat >"$VM/vm.json" <<-JSON
 	{"version": 1, "name": "t1", "uuid": "$UUID", "memory_mb": 256,
-	 "vcpus": 1, "disks": [], "network": "none",
+	 "vcpus": 1, "disks": $disks, "network": "none",
 	 "security": {"policy": "shielded", "firmware": {"code": "$fw"},
 	  "secure_boot": true, "vtpm": "tpm-crb", "console": "none",
-	  "lockdown": "qemu-7.2-v1", "devices": []}}
+	  "lockdown": "qemu-7.2-v1", "devices": $devices}}
 	JSON
 }
 
@@ -252,6 +253,38 @@ case_busy() {
 	start_refused_running
 	pass "a second supervisor is refused"
 	stop_vm
+}
+
+case_disks() {
+	local info qpid
+	make_vm '[{"name": "data", "file": "disks/data.qcow2", "format": "qcow2-luks", "size_mb": 16},
+	          {"name": "report", "file": "disks/report.raw", "format": "raw", "size_mb": 1}]' \
+		'["disk-luks", "disk-raw"]'
+	# a raw disk is never made by the launcher
+	start_refused "raw disks are not created"
+	mkdir -p "$VM/disks" && truncate -s 1M "$VM/disks/report.raw"
+	start
+	[[ -f $VM/disks/data.qcow2 ]] || fail "the first start made no disk"
+	[[ $(stat -c %a "$VM/disks/data.qcow2") == 600 ]] || fail "disk mode"
+	info=$(qemu-img info --force-share --output=json "$VM/disks/data.qcow2")
+	grep -q '"encrypted": true' <<<"$info" || fail "disk not encrypted: $info"
+	grep -q '"format": "luks"' <<<"$info" || fail "disk not LUKS: $info"
+	pass "first start: LUKS qcow2 disk created (key by fd)"
+	qpid=$(sed -n 's/.*"qemu_pid": \([0-9]*\).*/\1/p' <<<"$("$SHIELDVM" status "$VM" --json)")
+	tr '\0' '\n' </proc/"$qpid"/cmdline | grep -q "^secret,id=sec-data,format=raw,file=/dev/fd/[0-9]*$" ||
+		fail "the disk key is not passed by fd"
+	tr '\0' '\n' </proc/"$qpid"/cmdline | grep -q "encrypt.key-secret=sec-data" ||
+		fail "the disk is not opened through LUKS"
+	# the key is nowhere in a file or on a command line: the passphrase
+	# fd is a memfd, closed in the supervisor once QEMU has it
+	ls -l /proc/"$SUP_PID"/fd | grep -q "memfd:disk-key" && fail "the supervisor kept the disk key fd"
+	pass "QEMU opened the LUKS disk with the key by fd"
+	stop_vm
+	check_stopped_clean
+	# the second start opens the existing disk
+	start
+	stop_vm
+	pass "second start with the existing disk"
 }
 
 "case_$1"
