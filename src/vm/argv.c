@@ -36,13 +36,13 @@ static int add(struct vm_argv *a, struct err *e, const char *fmt, ...)
 	return 0;
 }
 
-#define ADD(...)                                                               \
-	do {                                                                   \
-		int r_ = add(ret, e, __VA_ARGS__);                             \
-		if (r_ < 0) {                                                  \
-			vm_argv_clear(ret);                                    \
-			return r_;                                             \
-		}                                                              \
+#define ADD(...)                                   \
+	do {                                       \
+		int r_ = add(ret, e, __VA_ARGS__); \
+		if (r_ < 0) {                      \
+			vm_argv_clear(ret);        \
+			return r_;                 \
+		}                                  \
 	} while (0)
 
 bool vm_serial_allowed(const struct vm_def *d)
@@ -69,9 +69,8 @@ static const char *const required[][2] = {
 	{ "-vga", "none" },
 	{ "-monitor", "none" },
 	{ "-accel", "tcg" },
-	{ "-sandbox",
-	  "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
-	  "resourcecontrol=deny" },
+	{ "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+		      "resourcecontrol=deny" },
 	{ "-machine", "q35,smm=on" },
 	{ "-global", "driver=cfi.pflash01,property=secure,value=on" },
 	{ "-tpmdev", "emulator,id=tpm0,chardev=chrtpm" },
@@ -131,8 +130,8 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 
 		if (k->format == VM_DISK_QCOW2_LUKS) {
 			if (p->disk_key_fd[i] < 0)
-				return err_set(e, EINVAL,
-					       "disk %s: no key fd", k->name);
+				return err_set(e, EINVAL, "disk %s: no key fd",
+					       k->name);
 			ADD("-object");
 			ADD("secret,id=sec-%s,format=raw,file=/dev/fd/%d",
 			    k->name, p->disk_key_fd[i]);
@@ -148,8 +147,7 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 			    k->name, p->dir, k->file);
 		}
 		ADD("-device");
-		ADD("virtio-blk-pci,drive=disk-%s,serial=%s", k->name,
-		    k->name);
+		ADD("virtio-blk-pci,drive=disk-%s,serial=%s", k->name, k->name);
 	}
 	r = vm_qemu_argv_check(ret->v, serial, e);
 	if (r < 0)
@@ -159,23 +157,63 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 
 /* Options that never appear (as an option word). */
 static const char *const forbidden_opts[] = {
-	"-kernel", "-initrd", "-append", "-dtb", "-gdb", "-s", "-S",
-	"-mon", "-incoming", "-loadvm", "-daemonize", "-plugin", "-fsdev",
-	"-virtfs", "-netdev", "-nic", "-net", "-usb", "-usbdevice", "-bios",
-	"-pflash", "-hda", "-hdb", "-cdrom", "-snapshot", "-semihosting",
-	"-semihosting-config", "-d", "-D", "-trace", "-chroot", "-runas",
-	"-parallel", "-debugcon", "-virtioconsole", "-spice", "-vnc",
-	"-readconfig", "-writeconfig", "-option-rom", "-fw_cfg", "-mem-path",
-	"-device-list", "-set", "-icount", "-qtest", "-whpx",
+	"-kernel",
+	"-initrd",
+	"-append",
+	"-dtb",
+	"-gdb",
+	"-s",
+	"-S",
+	"-mon",
+	"-incoming",
+	"-loadvm",
+	"-daemonize",
+	"-plugin",
+	"-fsdev",
+	"-virtfs",
+	"-netdev",
+	"-nic",
+	"-net",
+	"-usb",
+	"-usbdevice",
+	"-bios",
+	"-pflash",
+	"-hda",
+	"-hdb",
+	"-cdrom",
+	"-snapshot",
+	"-semihosting",
+	"-semihosting-config",
+	"-d",
+	"-D",
+	"-trace",
+	"-chroot",
+	"-runas",
+	"-parallel",
+	"-debugcon",
+	"-virtioconsole",
+	"-spice",
+	"-vnc",
+	"-readconfig",
+	"-writeconfig",
+	"-option-rom",
+	"-fw_cfg",
+	"-mem-path",
+	"-device-list",
+	"-set",
+	"-icount",
+	"-qtest",
+	"-whpx",
 };
 
 /* Every option that may appear (an allow-list: anything else, including
  * an option QEMU adds in a later version, is refused). */
 static const char *const allowed_opts[] = {
-	"-nodefaults", "-no-user-config", "-display", "-vga", "-monitor",
-	"-accel", "-sandbox", "-machine", "-global", "-tpmdev", "-device",
-	"-name", "-uuid", "-m", "-smp", "-drive", "-chardev", "-qmp",
-	"-serial", "-object", "-blockdev",
+	"-nodefaults", "-no-user-config", "-display", "-vga",	 "-monitor",
+	"-accel",      "-sandbox",	  "-machine", "-global", "-tpmdev",
+	"-device",     "-name",		  "-uuid",    "-m",	 "-smp",
+	"-drive",      "-chardev",	  "-qmp",     "-serial", "-object",
+	"-blockdev",
 };
 
 /* -device drivers that may appear. */
@@ -234,7 +272,8 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 		}
 		for (size_t k = 0; k < ARRAY_SIZE(required); k++)
 			if (opt_is(a, required[k][0]) &&
-			    (!required[k][1] || (v && streq(v, required[k][1]))))
+			    (!required[k][1] ||
+			     (v && streq(v, required[k][1]))))
 				found[k] = true;
 		if (opt_is(a, "-nodefaults") || opt_is(a, "-no-user-config"))
 			continue;
@@ -259,8 +298,7 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 				       v);
 		if (opt_is(a, "-serial"))
 			serial++;
-		if (opt_is(a, "-accel") && !streq(v, "tcg") &&
-		    !streq(v, "kvm"))
+		if (opt_is(a, "-accel") && !streq(v, "tcg") && !streq(v, "kvm"))
 			return err_set(e, EPERM, "QEMU '-accel %s'", v);
 		if (opt_is(a, "-qmp") && ++qmp > 1)
 			return err_set(e, EPERM, "QEMU: more than one -qmp");
@@ -389,20 +427,19 @@ int vm_swtpm_argv_check(char *const *argv, struct err *e)
 					       "at most level=1",
 					       v ? v : "");
 		}
-		if (streq(a, "--key") && v &&
-		    strstr(v, "mode=aes-256-cbc") && strncmp(v, "fd=", 3) == 0)
+		if (streq(a, "--key") && v && strstr(v, "mode=aes-256-cbc") &&
+		    strncmp(v, "fd=", 3) == 0)
 			key = true;
 		if (streq(a, "--tpmstate"))
 			state = true;
 		if (streq(a, "--migration-key") || streq(a, "--daemon") ||
 		    streq(a, "-d") || streq(a, "--server"))
-			return err_set(e, EPERM, "swtpm option '%s' not allowed",
-				       a);
+			return err_set(e, EPERM,
+				       "swtpm option '%s' not allowed", a);
 	}
 	if (!state || !key)
-		return err_set(e, EPERM,
-			       "swtpm command line lacks %s",
-			       !state ? "--tpmstate"
-				      : "--key fd=N,mode=aes-256-cbc");
+		return err_set(e, EPERM, "swtpm command line lacks %s",
+			       !state ? "--tpmstate" :
+					"--key fd=N,mode=aes-256-cbc");
 	return 0;
 }

@@ -21,12 +21,12 @@ void vm_argv_clear(struct vm_argv *a);
 
 struct vm_qemu_params {
 	const struct vm_def *def;
-	const char *dir;       /* the VM directory (disk files are relative) */
-	const char *vars;      /* the decrypted VARS copy (runtime dir) */
-	const char *tpm_sock;  /* swtpm's control socket */
-	const char *qmp_sock;  /* the supervisor's QMP socket */
+	const char *dir;      /* the VM directory (disk files are relative) */
+	const char *vars;     /* the decrypted VARS copy (runtime dir) */
+	const char *tpm_sock; /* swtpm's control socket */
+	const char *qmp_sock; /* the supervisor's QMP socket */
 	const char *serial_sock; /* console socket; used only when allowed */
-	const char *qemu;      /* binary; NULL: VM_QEMU */
+	const char *qemu;	 /* binary; NULL: VM_QEMU */
 	int disk_key_fd[VM_DISKS_MAX]; /* per qcow2-luks disk: fd of its
 					   passphrase (a memfd), -1 for raw */
 };

@@ -70,8 +70,10 @@ int vm_control_request(const char *rundir, const char *name, json_t **ret,
 	ans = json_loads(buf, JSON_DISABLE_EOF_CHECK, &je);
 	if (!json_is_object(ans)) {
 		json_decref(ans);
-		return err_set(e, EBADMSG, "%s: the supervisor's answer is not "
-			       "a JSON object", sa.sun_path);
+		return err_set(e, EBADMSG,
+			       "%s: the supervisor's answer is not "
+			       "a JSON object",
+			       sa.sun_path);
 	}
 	*ret = ans;
 	return 0;

@@ -230,20 +230,22 @@ int vm_def_to_json(const struct vm_def *d, json_t **ret, struct err *e)
 	for (size_t i = 0; i < d->n_disks; i++) {
 		const struct vm_disk *k = &d->disks[i];
 
-		if (json_array_append_new(
-			    disks,
-			    json_pack("{s:s, s:s, s:s, s:I}", "name", k->name,
-				      "file", k->file, "format",
-				      vm_disk_format_to_string(k->format),
-				      "size_mb", (json_int_t)k->size_mb)) < 0)
+		if (json_array_append_new(disks,
+					  json_pack("{s:s, s:s, s:s, s:I}",
+						    "name", k->name, "file",
+						    k->file, "format",
+						    vm_disk_format_to_string(
+							    k->format),
+						    "size_mb",
+						    (json_int_t)k->size_mb)) <
+		    0)
 			return err_set(e, ENOMEM, "out of memory");
 	}
 	o = json_pack("{s:i, s:s, s:s, s:I, s:i, s:s, s:O, s:s, s:o}",
 		      "version", DEF_VERSION, "name", d->name, "uuid", d->uuid,
 		      "memory_mb", (json_int_t)d->memory_mb, "vcpus",
-		      (int)d->vcpus, "firmware_path", d->firmware_path,
-		      "disks", disks, "network", "none", "security",
-		      security_json(d));
+		      (int)d->vcpus, "firmware_path", d->firmware_path, "disks",
+		      disks, "network", "none", "security", security_json(d));
 	if (!o)
 		return err_set(e, ENOMEM, "out of memory");
 	*ret = TAKE_PTR(o);
@@ -279,9 +281,9 @@ static int get_uint(json_t *o, const char *where, const char *key,
 		return err_set(e, EBADMSG, "%s%s: %s", where, key,
 			       v ? "not an integer" : "missing");
 	if (json_integer_value(v) < 0)
-		return err_set(e, EINVAL, "%s%s %" JSON_INTEGER_FORMAT
-			       ": negative", where, key,
-			       json_integer_value(v));
+		return err_set(e, EINVAL,
+			       "%s%s %" JSON_INTEGER_FORMAT ": negative", where,
+			       key, json_integer_value(v));
 	*out = (uint64_t)json_integer_value(v);
 	return 0;
 }
@@ -308,9 +310,10 @@ static int only_keys(json_t *o, const char *where, const char *const *keys,
 
 static int parse_security(json_t *s, struct vm_def *d, struct err *e)
 {
-	static const char *const keys[] = { "policy", "firmware",
-					    "secure_boot", "vtpm", "console",
-					    "lockdown", "devices", NULL };
+	static const char *const keys[] = { "policy",	   "firmware",
+					    "secure_boot", "vtpm",
+					    "console",	   "lockdown",
+					    "devices",	   NULL };
 	struct vm_security *sec = &d->security;
 	char buf[64];
 	json_t *fw, *v, *want;
@@ -368,16 +371,15 @@ static int parse_security(json_t *s, struct vm_def *d, struct err *e)
 		return r;
 	v = json_object_get(s, "devices");
 	if (!json_is_array(v) || json_array_size(v) > VM_DEVICES_MAX)
-		return err_set(e, EBADMSG,
-			       "security.devices: %s",
-			       !v ? "missing"
-			       : json_is_array(v) ? "too many"
-						  : "not an array");
+		return err_set(e, EBADMSG, "security.devices: %s",
+			       !v		? "missing" :
+			       json_is_array(v) ? "too many" :
+						  "not an array");
 	want = devices_json(d);
 	if (!want)
 		return err_set(e, ENOMEM, "out of memory");
-	r = json_equal(v, want) ? 0
-				: err_set(e, EINVAL,
+	r = json_equal(v, want) ? 0 :
+				  err_set(e, EINVAL,
 					  "security.devices does not list "
 					  "exactly the VM's device kinds (its "
 					  "disks)");
@@ -387,8 +389,8 @@ static int parse_security(json_t *s, struct vm_def *d, struct err *e)
 
 static int parse_disk(json_t *o, size_t i, struct vm_disk *k, struct err *e)
 {
-	static const char *const keys[] = { "name", "file", "format",
-					    "size_mb", NULL };
+	static const char *const keys[] = { "name", "file", "format", "size_mb",
+					    NULL };
 	char where[32], fmt[32];
 	int r;
 
@@ -449,8 +451,8 @@ int vm_def_parse(const char *text, size_t len, struct vm_def *ret,
 	if (r < 0)
 		return r;
 	if (u != DEF_VERSION)
-		return err_set(e, EINVAL, "version %" PRIu64 ": expected %d",
-			       u, DEF_VERSION);
+		return err_set(e, EINVAL, "version %" PRIu64 ": expected %d", u,
+			       DEF_VERSION);
 	r = get_str(j, "", "name", d.name, sizeof(d.name), false, e);
 	if (r < 0)
 		return r;

@@ -11,7 +11,7 @@
 
 enum vm_action {
 	VM_ACTION_STATUS,   /* QMP query-status + the supervisor's view */
-	VM_ACTION_STOP,     /* QMP system_powerdown, quit after a timeout */
+	VM_ACTION_STOP,	    /* QMP system_powerdown, quit after a timeout */
 	VM_ACTION_POWEROFF, /* QMP quit */
 	VM_ACTION_RESET,    /* QMP system_reset */
 };
@@ -19,7 +19,7 @@ enum vm_action {
 struct vm_filter_entry {
 	const char *name; /* what the admin sends: {"execute": name} */
 	enum vm_action action;
-	const char *qmp;  /* the QMP command it becomes */
+	const char *qmp; /* the QMP command it becomes */
 };
 
 /* The entry for a request name, or NULL: refused. */

@@ -7,8 +7,8 @@
 #include "host/secrets.h"
 #include "vm/def.h"
 
-int vm_key_label(enum vm_key_purpose p, const char *disk, char *out,
-		 size_t max, struct err *e)
+int vm_key_label(enum vm_key_purpose p, const char *disk, char *out, size_t max,
+		 struct err *e)
 {
 	int n;
 
@@ -24,7 +24,8 @@ int vm_key_label(enum vm_key_purpose p, const char *disk, char *out,
 		break;
 	case VM_KEY_DISK:
 		if (!disk || !vm_disk_name_valid(disk))
-			return err_set(e, EINVAL, "disk key: bad disk name '%s'",
+			return err_set(e, EINVAL,
+				       "disk key: bad disk name '%s'",
 				       disk ? disk : "(none)");
 		n = snprintf(out, max, "shieldvm disk v1 %s", disk);
 		break;

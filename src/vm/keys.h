@@ -28,8 +28,8 @@ enum vm_key_purpose {
 
 /* The HKDF info of a purpose (disk: with its name). -EINVAL for a disk
  * without a valid name. */
-int vm_key_label(enum vm_key_purpose p, const char *disk, char *out,
-		 size_t max, struct err *e);
+int vm_key_label(enum vm_key_purpose p, const char *disk, char *out, size_t max,
+		 struct err *e);
 
 int vm_key_derive(const uint8_t root[VM_KEY_SIZE], enum vm_key_purpose p,
 		  const char *disk, uint8_t out[VM_KEY_SIZE], struct err *e);

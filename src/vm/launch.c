@@ -123,8 +123,8 @@ static int memfd_with(const char *name, const void *buf, size_t len,
 /* fork + exec argv with exactly the keep[] fds inherited (besides 0-2:
  * stdin /dev/null, stdout and stderr to our stderr); the child dies with
  * us (PR_SET_PDEATHSIG). */
-static int spawn(char *const *argv, const int *keep, size_t n_keep,
-		 pid_t *ret, struct err *e)
+static int spawn(char *const *argv, const int *keep, size_t n_keep, pid_t *ret,
+		 struct err *e)
 {
 	pid_t pid = fork();
 
@@ -182,8 +182,7 @@ static int wait_socket(const char *path, pid_t pid, int timeout_ms,
 			return err_set(e, ECHILD,
 				       "%s exited (status %d) before its "
 				       "socket appeared: see %s",
-				       what, WEXITSTATUS(status),
-				       VM_LOG_FILE);
+				       what, WEXITSTATUS(status), VM_LOG_FILE);
 		if (now_ms() > deadline)
 			return err_set(e, ETIMEDOUT,
 				       "%s: its socket %s did not appear in "
@@ -216,9 +215,9 @@ static void wipe_file(const char *path)
 
 		while (left > 0) {
 			ssize_t n = write(fd, zero,
-					  left > (off_t)sizeof(zero)
-						  ? sizeof(zero)
-						  : (size_t)left);
+					  left > (off_t)sizeof(zero) ?
+						  sizeof(zero) :
+						  (size_t)left);
 			if (n <= 0)
 				break;
 			left -= n;
@@ -266,8 +265,7 @@ struct keys {
 	char *disk_hex[VM_DISKS_MAX]; /* the LUKS passphrase */
 };
 
-static int derive_keys(const struct vm_launch *l, struct keys *k,
-		       struct err *e)
+static int derive_keys(const struct vm_launch *l, struct keys *k, struct err *e)
 {
 	int r;
 
@@ -316,7 +314,8 @@ static int check_firmware(const struct vm_def *d, struct err *e)
 		return err_set(e, EKEYREJECTED,
 			       "firmware %s has SHA-256 %s, the definition "
 			       "(and the KP) name %s: refusing to start",
-			       d->firmware_path, hex, d->security.firmware_code);
+			       d->firmware_path, hex,
+			       d->security.firmware_code);
 	return 0;
 }
 
@@ -397,8 +396,8 @@ static int create_vars(const struct vm_launch *l, const struct keys *k,
 	int r;
 
 	if (!t)
-		t = l->def->security.secure_boot ? VM_OVMF_VARS_MS
-						 : VM_OVMF_VARS_BLANK;
+		t = l->def->security.secure_boot ? VM_OVMF_VARS_MS :
+						   VM_OVMF_VARS_BLANK;
 	r = file_read(t, VM_VARS_MAX_SIZE, &plain, &len, e);
 	if (r < 0)
 		return r;
@@ -600,12 +599,10 @@ static void answer(int fd, json_t *msg)
 
 static json_t *error_json(const char *cls, const char *desc)
 {
-	return json_pack("{s:{s:s, s:s}}", "error", "class", cls, "desc",
-			 desc);
+	return json_pack("{s:{s:s, s:s}}", "error", "class", cls, "desc", desc);
 }
 
-static void do_action(struct sup *s, const struct vm_filter_entry *f,
-		      int fd)
+static void do_action(struct sup *s, const struct vm_filter_entry *f, int fd)
 {
 	struct err e = { 0 };
 	json_t *ret = NULL;
@@ -619,17 +616,18 @@ static void do_action(struct sup *s, const struct vm_filter_entry *f,
 	}
 	switch (f->action) {
 	case VM_ACTION_STATUS: {
-		json_t *o = json_pack(
-			"{s:s, s:s, s:O, s:i, s:i, s:i, s:I, s:b}", "name",
-			s->l->def->name, "uuid", s->l->def->uuid, "qemu", ret,
-			"supervisor_pid", (int)getpid(), "qemu_pid",
-			(int)s->qemu, "swtpm_pid", (int)s->swtpm,
-			"uptime_s",
-			(json_int_t)((now_ms() - s->started) / 1000),
-			"stopping", s->stop_deadline != 0);
+		json_t *o =
+			json_pack("{s:s, s:s, s:O, s:i, s:i, s:i, s:I, s:b}",
+				  "name", s->l->def->name, "uuid",
+				  s->l->def->uuid, "qemu", ret,
+				  "supervisor_pid", (int)getpid(), "qemu_pid",
+				  (int)s->qemu, "swtpm_pid", (int)s->swtpm,
+				  "uptime_s",
+				  (json_int_t)((now_ms() - s->started) / 1000),
+				  "stopping", s->stop_deadline != 0);
 		json_object_set_new(o, "state",
-				    json_deep_copy(json_object_get(ret,
-								   "status")));
+				    json_deep_copy(
+					    json_object_get(ret, "status")));
 		answer(fd, json_pack("{s:o}", "return", o));
 		break;
 	}
@@ -747,8 +745,8 @@ static int supervise(struct sup *s, int lfd, int sfd)
 			      (int)(s->stop_ms / 1000));
 			s->quit_sent = true;
 			if (s->qmp)
-				(void)vm_qmp_execute(s->qmp, "quit", NULL,
-						     NULL, NULL);
+				(void)vm_qmp_execute(s->qmp, "quit", NULL, NULL,
+						     NULL);
 		}
 		pr = poll(p, 3, 500);
 		if (pr < 0 && errno != EINTR)
@@ -763,8 +761,7 @@ static int supervise(struct sup *s, int lfd, int sfd)
 					      si.ssi_signo);
 					if (!s->stop_deadline && s->qmp) {
 						s->stop_deadline =
-							now_ms() +
-							s->stop_ms;
+							now_ms() + s->stop_ms;
 						(void)vm_qmp_execute(
 							s->qmp,
 							"system_powerdown",
@@ -788,9 +785,10 @@ static int supervise(struct sup *s, int lfd, int sfd)
 					      WEXITSTATUS(st));
 					s->quit_sent = true;
 					if (s->qmp)
-						(void)vm_qmp_execute(
-							s->qmp, "quit", NULL,
-							NULL, NULL);
+						(void)vm_qmp_execute(s->qmp,
+								     "quit",
+								     NULL, NULL,
+								     NULL);
 				}
 			}
 		}
@@ -872,8 +870,8 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	for (size_t i = 0; i < VM_DISKS_MAX; i++)
 		disk_fds[i] = -1;
 	umask(0077);
-	s.stop_ms = (int64_t)(l->stop_timeout_s > 0 ? l->stop_timeout_s
-						    : VM_STOP_TIMEOUT_S) *
+	s.stop_ms = (int64_t)(l->stop_timeout_s > 0 ? l->stop_timeout_s :
+						      VM_STOP_TIMEOUT_S) *
 		    1000;
 	r = vm_def_check(l->def, e);
 	if (r < 0)
@@ -934,8 +932,8 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		r = file_read(vars, VM_VARS_MAX_SIZE + VM_VARS_OVERHEAD, &enc,
 			      &len, e);
 		if (r == 0)
-			r = vm_vars_open(k.vars, l->def->uuid, enc, len,
-					 &plain, &plen, e);
+			r = vm_vars_open(k.vars, l->def->uuid, enc, len, &plain,
+					 &plen, e);
 		if (r == 0)
 			r = file_write(run_vars, plain, plen, 0600, e);
 		if (plain)
@@ -967,8 +965,11 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	}
 	{
 		struct vm_swtpm_params tp = {
-			.state_dir = vtpm, .ctrl_sock = tpm, .log_file = tlog,
-			.key_fd = tfd, .swtpm = l->swtpm,
+			.state_dir = vtpm,
+			.ctrl_sock = tpm,
+			.log_file = tlog,
+			.key_fd = tfd,
+			.swtpm = l->swtpm,
 		};
 
 		r = vm_swtpm_argv(&tp, &ta, e);
@@ -1002,8 +1003,12 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	}
 	{
 		struct vm_qemu_params qp = {
-			.def = l->def, .dir = l->dir, .vars = run_vars,
-			.tpm_sock = tpm, .qmp_sock = qmp, .serial_sock = con,
+			.def = l->def,
+			.dir = l->dir,
+			.vars = run_vars,
+			.tpm_sock = tpm,
+			.qmp_sock = qmp,
+			.serial_sock = con,
 			.qemu = l->qemu,
 		};
 
@@ -1043,8 +1048,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 
 	status = supervise(&s, lfd, sfd);
 	s.qemu = -1;
-	logf_("QEMU exited (%s %d)",
-	      WIFEXITED(status) ? "status" : "signal",
+	logf_("QEMU exited (%s %d)", WIFEXITED(status) ? "status" : "signal",
 	      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	close(lfd);
 	lfd = -1;
@@ -1065,7 +1069,8 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		if (r < 0)
 			goto out;
 		if (sr < 0) {
-			r = err_set(e, EIO, "swtpm did not stop cleanly: the "
+			r = err_set(e, EIO,
+				    "swtpm did not stop cleanly: the "
 				    "digests are not recorded");
 			goto out;
 		}

@@ -34,9 +34,9 @@
 #define VM_RUNTIME_ENV "SHIELDVM_RUNTIME_DIR" /* base directory override */
 
 struct vm_launch {
-	const char *dir;	   /* the VM directory, absolute */
+	const char *dir; /* the VM directory, absolute */
 	const struct vm_def *def;
-	const uint8_t *root;	   /* the VM root key (32 bytes, locked) */
+	const uint8_t *root; /* the VM root key (32 bytes, locked) */
 	const struct host_secrets *recorded; /* state and digests as found */
 	const char *vars_template; /* first start; NULL: by secure_boot */
 	bool accept_unclean;	   /* start after a run that did not stop

@@ -80,7 +80,8 @@ static int read_msg(struct vm_qmp *q, int64_t deadline, json_t **ret,
 			return 0;
 		}
 		if (q->len >= VM_QMP_MAX_MSG)
-			return err_set(e, EMSGSIZE, "QMP: message over %d bytes",
+			return err_set(e, EMSGSIZE,
+				       "QMP: message over %d bytes",
 				       VM_QMP_MAX_MSG);
 		left = deadline - now_ms();
 		if (deadline >= 0 && left <= 0)
@@ -102,7 +103,8 @@ static int read_msg(struct vm_qmp *q, int64_t deadline, json_t **ret,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return err_set(e, ECONNRESET, "QMP: QEMU closed the "
+			return err_set(e, ECONNRESET,
+				       "QMP: QEMU closed the "
 				       "connection");
 		q->len += (size_t)n;
 	}
@@ -190,8 +192,7 @@ int vm_qmp_execute(struct vm_qmp *q, const char *cmd, json_t *args,
 	}
 }
 
-int vm_qmp_event(struct vm_qmp *q, int timeout_ms, json_t **ret,
-		 struct err *e)
+int vm_qmp_event(struct vm_qmp *q, int timeout_ms, json_t **ret, struct err *e)
 {
 	json_t *m = NULL;
 	int r;

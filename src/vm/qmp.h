@@ -37,5 +37,4 @@ int vm_qmp_execute(struct vm_qmp *q, const char *cmd, json_t *args,
 
 /* The next queued or readable event (timeout_ms 0: only what is there).
  * -EAGAIN none; -ECONNRESET QEMU went away. *ret: the event object. */
-int vm_qmp_event(struct vm_qmp *q, int timeout_ms, json_t **ret,
-		 struct err *e);
+int vm_qmp_event(struct vm_qmp *q, int timeout_ms, json_t **ret, struct err *e);

@@ -72,8 +72,10 @@ int vm_vars_seal(const uint8_t key[VM_KEY_SIZE], const char *uuid,
 	int r;
 
 	if (len == 0 || len > VM_VARS_MAX_SIZE)
-		return err_set(e, EINVAL, "VARS image: %zu bytes, expected "
-			       "1..%d", len, VM_VARS_MAX_SIZE);
+		return err_set(e, EINVAL,
+			       "VARS image: %zu bytes, expected "
+			       "1..%d",
+			       len, VM_VARS_MAX_SIZE);
 	if (!vm_uuid_valid(uuid))
 		return err_set(e, EINVAL, "VARS: bad VM uuid");
 	out = malloc(len + VM_VARS_OVERHEAD);
@@ -95,15 +97,16 @@ int vm_vars_seal(const uint8_t key[VM_KEY_SIZE], const char *uuid,
 }
 
 int vm_vars_open(const uint8_t key[VM_KEY_SIZE], const char *uuid,
-		 const uint8_t *buf, size_t len, uint8_t **ret,
-		 size_t *ret_len, struct err *e)
+		 const uint8_t *buf, size_t len, uint8_t **ret, size_t *ret_len,
+		 struct err *e)
 {
 	_cleanup_free_ uint8_t *out = NULL;
 	uint8_t tag[TAG_SIZE];
 	size_t plen;
 	int r;
 
-	if (len <= VM_VARS_OVERHEAD || len > VM_VARS_MAX_SIZE + VM_VARS_OVERHEAD)
+	if (len <= VM_VARS_OVERHEAD ||
+	    len > VM_VARS_MAX_SIZE + VM_VARS_OVERHEAD)
 		return err_set(e, EBADMSG, "vars.enc: %zu bytes", len);
 	if (memcmp(buf, MAGIC, 4) != 0)
 		return err_set(e, EBADMSG, "vars.enc: bad magic");
@@ -150,8 +153,7 @@ static void md_freep(EVP_MD_CTX **c)
 	EVP_MD_CTX_free(*c);
 }
 
-int vm_digest_dir(const char *path, uint8_t out[VM_DIGEST_SIZE],
-		  struct err *e)
+int vm_digest_dir(const char *path, uint8_t out[VM_DIGEST_SIZE], struct err *e)
 {
 	_cleanup_(closedirp) DIR *d = NULL;
 	_cleanup_(md_freep) EVP_MD_CTX *md = NULL;
@@ -197,7 +199,8 @@ int vm_digest_dir(const char *path, uint8_t out[VM_DIGEST_SIZE],
 				    strerror(errno));
 			break;
 		}
-		if (!S_ISREG(st.st_mode) || st.st_size > VM_VTPM_MAX_FILE_SIZE) {
+		if (!S_ISREG(st.st_mode) ||
+		    st.st_size > VM_VTPM_MAX_FILE_SIZE) {
 			r = err_set(e, EINVAL,
 				    "%s/%s: not a regular file of at most %d "
 				    "bytes",

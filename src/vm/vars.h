@@ -30,8 +30,8 @@ int vm_vars_seal(const uint8_t key[VM_KEY_SIZE], const char *uuid,
 /* Decrypt; -EBADMSG malformed, -EKEYREJECTED tag mismatch (another key,
  * another VM, or a modified file). *ret is malloc'ed; the caller wipes it. */
 int vm_vars_open(const uint8_t key[VM_KEY_SIZE], const char *uuid,
-		 const uint8_t *buf, size_t len, uint8_t **ret,
-		 size_t *ret_len, struct err *e);
+		 const uint8_t *buf, size_t len, uint8_t **ret, size_t *ret_len,
+		 struct err *e);
 
 /* SHA-256 of a buffer. */
 int vm_digest(const uint8_t *buf, size_t len, uint8_t out[VM_DIGEST_SIZE],
@@ -41,5 +41,4 @@ int vm_digest(const uint8_t *buf, size_t len, uint8_t out[VM_DIGEST_SIZE],
  * name NUL u64 size content; ".lock" and dot-files are skipped; any other
  * entry type (symlink, subdirectory) is an error (-EINVAL). An empty or
  * missing directory gives the digest of nothing (missing: -ENOENT). */
-int vm_digest_dir(const char *path, uint8_t out[VM_DIGEST_SIZE],
-		  struct err *e);
+int vm_digest_dir(const char *path, uint8_t out[VM_DIGEST_SIZE], struct err *e);
