@@ -655,7 +655,7 @@ static void do_action(struct sup *s, const struct vm_filter_entry *f, int fd)
 static void serve_one(struct sup *s, int lfd)
 {
 	_cleanup_close_ int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	char buf[VM_CONTROL_MAX_MSG + 1];
+	char buf[VM_CONTROL_MAX_MSG + 1] = "";
 	const struct vm_filter_entry *f;
 	struct ucred cr;
 	socklen_t cl = sizeof(cr);
