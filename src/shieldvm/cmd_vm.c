@@ -262,11 +262,14 @@ static int vm_new_cmd(struct vm_def *d, const char *kp_path, const char *dir,
 	int r;
 
 	r = file_read(kp_path, KP_MAX_SIZE, &kp_text, &len, &e);
-	if (r == 0)
-		r = kp_parse((const char *)kp_text, len, &kp, &e);
+	if (r < 0) {
+		cli_error("vm new", "%s", err_str(&e));
+		return EXIT_INPUT;
+	}
+	r = kp_parse((const char *)kp_text, len, &kp, &e);
 	if (r < 0) {
 		cli_error("vm new", "%s: %s", kp_path, err_str(&e));
-		return r == -ENOENT ? EXIT_INPUT : exit_for(r);
+		return exit_for(r);
 	}
 	snprintf(d->uuid, sizeof(d->uuid), "%s", kp_vm_id(kp));
 	if (d->security.policy != kp_policy(kp)) {
