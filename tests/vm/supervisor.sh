@@ -216,16 +216,21 @@ case_rollback() {
 }
 
 case_unclean() {
+	local json qpid tpid
 	make_vm
 	start
 	stop_vm
 	start
+	json=$("$SHIELDVM" status "$VM" --json) || fail "status"
+	qpid=$(sed -n 's/.*"qemu_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	tpid=$(sed -n 's/.*"swtpm_pid": \([0-9]*\).*/\1/p' <<<"$json")
 	# kill -9 the supervisor: QEMU and swtpm die with it (PDEATHSIG)
 	kill -9 "$SUP_PID"
 	wait "$SUP_PID" 2>/dev/null || true
 	SUP_PID=
 	sleep 1
-	pgrep -f "guest=t1,debug-threads" >/dev/null && fail "QEMU outlived its supervisor"
+	kill -0 "$qpid" 2>/dev/null && fail "QEMU outlived its supervisor"
+	kill -0 "$tpid" 2>/dev/null && fail "swtpm outlived its supervisor"
 	grep -qx "state 2" <<<"$(secrets_show)" || fail "no running mark after a kill"
 	[[ -e $RUNBASE/$UUID/vars.fd ]] || fail "expected a stale runtime directory"
 	start_refused "did not stop cleanly"
