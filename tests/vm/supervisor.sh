@@ -87,6 +87,17 @@ stop_vm() {
 	SUP_PID=
 }
 
+# alive PID: still running after 5 s (a zombie waiting for a reaper that is
+# not ours counts as dead)
+alive() {
+	for _ in $(seq 1 50); do
+		[[ -e /proc/$1 ]] || return 1
+		[[ $(awk '{print $3}' /proc/"$1"/stat 2>/dev/null) == Z ]] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
 secrets_show() { "$LAUNCH_TOOL" --show "$VM"; }
 
 check_stopped_clean() {
@@ -228,9 +239,8 @@ case_unclean() {
 	kill -9 "$SUP_PID"
 	wait "$SUP_PID" 2>/dev/null || true
 	SUP_PID=
-	sleep 1
-	kill -0 "$qpid" 2>/dev/null && fail "QEMU outlived its supervisor"
-	kill -0 "$tpid" 2>/dev/null && fail "swtpm outlived its supervisor"
+	alive "$qpid" && fail "QEMU outlived its supervisor"
+	alive "$tpid" && fail "swtpm outlived its supervisor"
 	grep -qx "state 2" <<<"$(secrets_show)" || fail "no running mark after a kill"
 	[[ -e $RUNBASE/$UUID/vars.fd ]] || fail "expected a stale runtime directory"
 	start_refused "did not stop cleanly"
