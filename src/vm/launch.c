@@ -1025,6 +1025,14 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		}
 	if (r < 0)
 		goto out;
+	/* swtpm and QEMU have their keys: only the VARS key is needed again */
+	OPENSSL_cleanse(k.vtpm, VM_KEY_SIZE);
+	for (size_t i = 0; i < VM_DISKS_MAX; i++) {
+		if (k.disk[i])
+			OPENSSL_cleanse(k.disk[i], VM_KEY_SIZE);
+		if (k.disk_hex[i])
+			OPENSSL_cleanse(k.disk_hex[i], 2 * VM_KEY_SIZE + 1);
+	}
 	logf_("QEMU started (pid %d)", (int)s.qemu);
 	r = vm_qmp_connect(qmp, VM_START_TIMEOUT_MS, &s.qmp, e);
 	if (r < 0) {
