@@ -15,12 +15,14 @@
 #include "common/util.h"
 
 #define MAGIC "SVSC"
-#define VERSION 1
+#define VERSION 2
+#define VERSION_1 1
 #define IV_SIZE 12
 #define TAG_SIZE 16
 #define INFO_KEY "shieldvm secrets v1"
 #define LABEL_SECRETS_FP "shieldvm secrets fingerprint v1"
 #define LABEL_TK_FP "shieldvm tk fingerprint"
+#define INFO_V1_ROOT "shieldvm secrets v1 to v2 root"
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -95,8 +97,7 @@ static int hmac_b64(const uint8_t *key, size_t key_len, const char *msg,
 int host_secrets_fingerprint(const struct host_secrets *s, char out[48],
 			     struct err *e)
 {
-	return hmac_b64(&s->key[0][0], sizeof(s->key), LABEL_SECRETS_FP, out,
-			e);
+	return hmac_b64(s->root, sizeof(s->root), LABEL_SECRETS_FP, out, e);
 }
 
 int host_tk_fingerprint(const uint8_t tk[KP_TK_SIZE], char out[48],
@@ -107,44 +108,57 @@ int host_tk_fingerprint(const uint8_t tk[KP_TK_SIZE], char out[48],
 
 int host_secrets_generate(struct host_secrets *s, struct err *e)
 {
-	if (RAND_priv_bytes(&s->key[0][0], sizeof(s->key)) != 1)
+	explicit_bzero(s, sizeof(*s));
+	if (RAND_priv_bytes(s->root, sizeof(s->root)) != 1)
 		return err_set(e, EIO, "no random bytes for the VM's keys");
+	s->state = HOST_SECRETS_FRESH;
 	return 0;
 }
 
 int host_secrets_binding(const uint8_t *buf, size_t len,
 			 struct host_secrets_binding *ret, struct err *e)
 {
-	if (len != HOST_SECRETS_FILE_SIZE)
-		return err_set(e, EBADMSG,
-			       "secrets file: %zu bytes, expected %d", len,
-			       (int)HOST_SECRETS_FILE_SIZE);
+	uint16_t version, count;
+	size_t want;
+
+	if (len < HOST_SECRETS_HEADER_SIZE)
+		return err_set(e, EBADMSG, "secrets file: %zu bytes, too short",
+			       len);
 	if (memcmp(buf, MAGIC, 4) != 0)
 		return err_set(e, EBADMSG, "secrets file: bad magic");
-	if (get_u16(buf + 4) != VERSION)
+	version = get_u16(buf + 4);
+	count = get_u16(buf + 6);
+	if (version != VERSION && version != VERSION_1)
 		return err_set(e, EBADMSG,
-			       "secrets file: version %u, expected %d",
-			       get_u16(buf + 4), VERSION);
-	if (get_u16(buf + 6) != HOST_SECRETS_N)
-		return err_set(e, EBADMSG, "secrets file: %u keys, expected %d",
-			       get_u16(buf + 6), HOST_SECRETS_N);
+			       "secrets file: version %u, expected %d or %d",
+			       version, VERSION_1, VERSION);
+	if (count != (version == VERSION ? HOST_SECRETS_N : HOST_SECRETS_V1_N))
+		return err_set(e, EBADMSG,
+			       "secrets file: %u items, expected %d", count,
+			       version == VERSION ? HOST_SECRETS_N
+						  : HOST_SECRETS_V1_N);
+	want = version == VERSION ? HOST_SECRETS_FILE_SIZE
+				  : HOST_SECRETS_V1_FILE_SIZE;
+	if (len != want)
+		return err_set(e, EBADMSG,
+			       "secrets file: %zu bytes, expected %zu for "
+			       "version %u",
+			       len, want, version);
 	ret->generation = get_u64(buf + 8);
 	memcpy(ret->kp_digest, buf + 16, KP_DIGEST_SIZE);
+	ret->version = version;
 	return 0;
 }
 
 /* AES-256-GCM under the TK-derived key, one shot either way. */
-static int gcm(bool enc, const uint8_t tk[KP_TK_SIZE], const uint8_t *iv,
-	       const uint8_t *aad, size_t aad_len, const uint8_t *in,
-	       size_t len, uint8_t *out, uint8_t *tag, struct err *e)
+static int gcm(bool enc, const uint8_t key[HOST_SECRETS_KEY_SIZE],
+	       const uint8_t *iv, const uint8_t *aad, size_t aad_len,
+	       const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag,
+	       struct err *e)
 {
-	uint8_t key[32];
 	EVP_CIPHER_CTX *ctx = NULL;
-	int n = 0, ok = 0, r;
+	int n = 0, ok = 0;
 
-	r = host_hkdf_sha256(tk, KP_TK_SIZE, INFO_KEY, key, sizeof(key), e);
-	if (r < 0)
-		return r;
 	ctx = EVP_CIPHER_CTX_new();
 	if (!ctx)
 		goto done;
@@ -166,7 +180,6 @@ static int gcm(bool enc, const uint8_t tk[KP_TK_SIZE], const uint8_t *iv,
 	ok = 1;
 done:
 	EVP_CIPHER_CTX_free(ctx);
-	OPENSSL_cleanse(key, sizeof(key));
 	if (ok == -1) {
 		OPENSSL_cleanse(out, len);
 		return err_set(e, EKEYREJECTED,
@@ -181,13 +194,31 @@ done:
 	return 0;
 }
 
+int host_secrets_sealing_key(const uint8_t tk[KP_TK_SIZE],
+			     uint8_t out[HOST_SECRETS_KEY_SIZE], struct err *e)
+{
+	return host_hkdf_sha256(tk, KP_TK_SIZE, INFO_KEY, out,
+				HOST_SECRETS_KEY_SIZE, e);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
 int host_secrets_open(const uint8_t *buf, size_t len,
 		      const uint8_t tk[KP_TK_SIZE],
 		      const struct host_secrets_binding *b,
 		      struct host_secrets *ret, struct err *e)
 {
 	struct host_secrets_binding have;
-	uint8_t tag[TAG_SIZE];
+	uint8_t tag[TAG_SIZE], key[HOST_SECRETS_KEY_SIZE];
+	uint8_t plain[HOST_SECRETS_PLAIN_SIZE];
+	size_t plen;
+	uint32_t state;
 	int r;
 
 	r = host_secrets_binding(buf, len, &have, e);
@@ -200,19 +231,50 @@ int host_secrets_open(const uint8_t *buf, size_t len,
 			       "another key protector, not to generation %llu",
 			       (unsigned long long)have.generation,
 			       (unsigned long long)b->generation);
-	memcpy(tag, buf + HOST_SECRETS_HEADER_SIZE + sizeof(ret->key),
-	       TAG_SIZE);
-	return gcm(false, tk, buf + HOST_SECRETS_HEADER_SIZE - IV_SIZE, buf,
-		   HOST_SECRETS_HEADER_SIZE, buf + HOST_SECRETS_HEADER_SIZE,
-		   sizeof(ret->key), &ret->key[0][0], tag, e);
+	plen = have.version == VERSION ? HOST_SECRETS_PLAIN_SIZE
+				       : HOST_SECRETS_V1_N * 32;
+	memcpy(tag, buf + HOST_SECRETS_HEADER_SIZE + plen, TAG_SIZE);
+	r = host_secrets_sealing_key(tk, key, e);
+	if (r < 0)
+		return r;
+	r = gcm(false, key, buf + HOST_SECRETS_HEADER_SIZE - IV_SIZE, buf,
+		HOST_SECRETS_HEADER_SIZE, buf + HOST_SECRETS_HEADER_SIZE, plen,
+		plain, tag, e);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (r < 0)
+		return r;
+	explicit_bzero(ret, sizeof(*ret));
+	if (have.version == VERSION_1) {
+		/* upgrade: one root key from the three version 1 keys */
+		r = host_hkdf_sha256(plain, plen, INFO_V1_ROOT, ret->root,
+				     sizeof(ret->root), e);
+		OPENSSL_cleanse(plain, sizeof(plain));
+		ret->state = HOST_SECRETS_FRESH;
+		return r;
+	}
+	state = (uint32_t)plain[96] << 24 | (uint32_t)plain[97] << 16 |
+		(uint32_t)plain[98] << 8 | plain[99];
+	if (state > HOST_SECRETS_RUNNING) {
+		OPENSSL_cleanse(plain, sizeof(plain));
+		return err_set(e, EBADMSG, "secrets file: state %u unknown",
+			       state);
+	}
+	memcpy(ret->root, plain, 32);
+	memcpy(ret->vtpm_digest, plain + 32, 32);
+	memcpy(ret->vars_digest, plain + 64, 32);
+	ret->state = state;
+	OPENSSL_cleanse(plain, sizeof(plain));
+	return 0;
 }
 
-int host_secrets_seal(const struct host_secrets *s,
-		      const uint8_t tk[KP_TK_SIZE],
-		      const struct host_secrets_binding *b,
-		      uint8_t out[HOST_SECRETS_FILE_SIZE], struct err *e)
+int host_secrets_seal_with(const struct host_secrets *s,
+			   const uint8_t key[HOST_SECRETS_KEY_SIZE],
+			   const struct host_secrets_binding *b,
+			   uint8_t out[HOST_SECRETS_FILE_SIZE], struct err *e)
 {
 	uint8_t *iv = out + HOST_SECRETS_HEADER_SIZE - IV_SIZE;
+	uint8_t plain[HOST_SECRETS_PLAIN_SIZE];
+	int r;
 
 	memcpy(out, MAGIC, 4);
 	put_u16(out + 4, VERSION);
@@ -221,7 +283,28 @@ int host_secrets_seal(const struct host_secrets *s,
 	memcpy(out + 16, b->kp_digest, KP_DIGEST_SIZE);
 	if (RAND_bytes(iv, IV_SIZE) != 1)
 		return err_set(e, EIO, "no random bytes for the IV");
-	return gcm(true, tk, iv, out, HOST_SECRETS_HEADER_SIZE, &s->key[0][0],
-		   sizeof(s->key), out + HOST_SECRETS_HEADER_SIZE,
-		   out + HOST_SECRETS_HEADER_SIZE + sizeof(s->key), e);
+	memcpy(plain, s->root, 32);
+	memcpy(plain + 32, s->vtpm_digest, 32);
+	memcpy(plain + 64, s->vars_digest, 32);
+	put_u32(plain + 96, s->state);
+	r = gcm(true, key, iv, out, HOST_SECRETS_HEADER_SIZE, plain,
+		sizeof(plain), out + HOST_SECRETS_HEADER_SIZE,
+		out + HOST_SECRETS_HEADER_SIZE + sizeof(plain), e);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	return r;
+}
+
+int host_secrets_seal(const struct host_secrets *s,
+		      const uint8_t tk[KP_TK_SIZE],
+		      const struct host_secrets_binding *b,
+		      uint8_t out[HOST_SECRETS_FILE_SIZE], struct err *e)
+{
+	uint8_t key[HOST_SECRETS_KEY_SIZE];
+	int r;
+
+	r = host_secrets_sealing_key(tk, key, e);
+	if (r == 0)
+		r = host_secrets_seal_with(s, key, b, out, e);
+	OPENSSL_cleanse(key, sizeof(key));
+	return r;
 }

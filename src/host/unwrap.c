@@ -623,7 +623,7 @@ static int recover(struct host_agent *a, struct vmdir *d, struct kp **ret_kp,
 	r = vmdir_parse_kp(d, HOST_VM_KP, &text, &len, &kp, e);
 	if (r < 0)
 		return r;
-	r = vmdir_read(d, HOST_VM_SECRETS, HOST_SECRETS_FILE_SIZE, &sec,
+	r = vmdir_read(d, HOST_VM_SECRETS, HOST_SECRETS_MAX_FILE_SIZE, &sec,
 		       &sec_len, e);
 	if (r < 0 && r != -ENOENT)
 		return r;
@@ -763,6 +763,96 @@ int host_unwrap_vm(struct host_agent *a, const char *dir,
 		   const struct host_unwrap_options *o, json_t **ret,
 		   struct err *e)
 {
+	return host_unwrap_vm_keys(a, dir, o, ret, NULL, e);
+}
+
+void host_vm_keys_free(struct host_vm_keys *k)
+{
+	if (!k)
+		return;
+	host_secmem_free(k->mem);
+	explicit_bzero(k, sizeof(*k));
+	free(k);
+}
+
+/* A copy of the secrets and the next TK's sealing key for the caller. */
+static int keys_new(const struct kp *next, const struct host_secrets *s,
+		    const uint8_t next_tk[KP_TK_SIZE], bool created,
+		    struct host_vm_keys **ret, struct err *e)
+{
+	_cleanup_(host_vm_keys_freep) struct host_vm_keys *k = NULL;
+	int r;
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return err_set(e, ENOMEM, "out of memory");
+	r = host_secmem_new(4096, &k->mem, e);
+	if (r < 0)
+		return r;
+	k->secrets = host_secmem_alloc(k->mem, sizeof(*k->secrets));
+	k->seal_key = host_secmem_alloc(k->mem, HOST_SECRETS_KEY_SIZE);
+	if (!k->secrets || !k->seal_key)
+		return err_set(e, ENOMEM, "locked memory too small");
+	memcpy(k->secrets, s, sizeof(*s));
+	r = host_secrets_sealing_key(next_tk, k->seal_key, e);
+	if (r < 0)
+		return r;
+	k->binding.generation = kp_generation(next);
+	memcpy(k->binding.kp_digest, kp_digest(next), KP_DIGEST_SIZE);
+	k->binding.version = 2;
+	snprintf(k->vm_id, sizeof(k->vm_id), "%s", kp_vm_id(next));
+	k->policy = kp_policy(next);
+	if (kp_config_digest(next)) {
+		memcpy(k->config_digest, kp_config_digest(next),
+		       KP_DIGEST_SIZE);
+		k->has_config_digest = true;
+	}
+	k->created = created;
+	*ret = TAKE_PTR(k);
+	return 0;
+}
+
+int host_vm_keys_reseal(const struct host_vm_keys *k, const char *dir,
+			const struct host_secrets *s, struct err *e)
+{
+	_cleanup_(vmdir_close) struct vmdir d = { .dfd = -1 };
+	_cleanup_free_ uint8_t *sec = NULL;
+	struct host_secrets_binding have;
+	uint8_t sealed[HOST_SECRETS_FILE_SIZE];
+	size_t len = 0;
+	int r;
+
+	r = vmdir_open(&d, dir, e);
+	if (r < 0)
+		return r;
+	r = vmdir_read(&d, HOST_VM_SECRETS, HOST_SECRETS_MAX_FILE_SIZE, &sec,
+		       &len, e);
+	if (r < 0)
+		return r;
+	r = host_secrets_binding(sec, len, &have, e);
+	if (r < 0) {
+		err_prefix(e, "%s/%s", dir, HOST_VM_SECRETS);
+		return r;
+	}
+	if (have.generation != k->binding.generation ||
+	    CRYPTO_memcmp(have.kp_digest, k->binding.kp_digest,
+			  KP_DIGEST_SIZE) != 0)
+		return err_set(e, ESTALE,
+			       "%s/%s is now bound to generation %llu, not to "
+			       "generation %llu of this start: not re-sealed",
+			       dir, HOST_VM_SECRETS,
+			       (unsigned long long)have.generation,
+			       (unsigned long long)k->binding.generation);
+	r = host_secrets_seal_with(s, k->seal_key, &k->binding, sealed, e);
+	if (r < 0)
+		return r;
+	return vmdir_write(&d, HOST_VM_SECRETS, sealed, sizeof(sealed), e);
+}
+
+int host_unwrap_vm_keys(struct host_agent *a, const char *dir,
+			const struct host_unwrap_options *o, json_t **ret,
+			struct host_vm_keys **ret_keys, struct err *e)
+{
 	_cleanup_(vmdir_close) struct vmdir d = { .dfd = -1 };
 	_cleanup_(kp_freep) struct kp *kp = NULL;
 	_cleanup_free_ char *text = NULL;
@@ -779,6 +869,8 @@ int host_unwrap_vm(struct host_agent *a, const char *dir,
 	int r;
 
 	*ret = NULL;
+	if (ret_keys)
+		*ret_keys = NULL;
 	r = vmdir_open(&d, dir, e);
 	if (r < 0)
 		return r;
@@ -826,7 +918,20 @@ int host_unwrap_vm(struct host_agent *a, const char *dir,
 	/* 4 */
 	b.generation = kp_generation(rel.next);
 	memcpy(b.kp_digest, kp_digest(rel.next), KP_DIGEST_SIZE);
-	r = host_secrets_seal(keys, rel.next_tk, &b, sealed, e);
+	if (o && o->mark_running) {
+		struct host_secrets *run =
+			host_secmem_alloc(rel.mem, sizeof(*run));
+
+		if (!run) {
+			r = err_set(e, ENOMEM, "locked memory too small");
+			goto done;
+		}
+		memcpy(run, keys, sizeof(*run));
+		run->state = HOST_SECRETS_RUNNING;
+		r = host_secrets_seal(run, rel.next_tk, &b, sealed, e);
+	} else {
+		r = host_secrets_seal(keys, rel.next_tk, &b, sealed, e);
+	}
 	if (r < 0)
 		goto done;
 	r = vmdir_write(&d, HOST_VM_SECRETS, sealed, sizeof(sealed), e);
@@ -863,6 +968,11 @@ int host_unwrap_vm(struct host_agent *a, const char *dir,
 	json_object_set_new(out, "secrets_fingerprint", json_string(fp));
 	json_object_set_new(out, "secrets_created", json_boolean(!sec));
 	json_object_set_new(out, "recovery", json_string(recovery));
+	if (ret_keys) {
+		r = keys_new(rel.next, keys, rel.next_tk, !sec, ret_keys, e);
+		if (r < 0)
+			goto done;
+	}
 	*ret = TAKE_PTR(out);
 done:
 	if (r < 0 && refused)

@@ -32,7 +32,10 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "host/agent.h"
+#include "host/secrets.h"
+#include "kp/kp.h"
 
 #define HOST_UNWRAP_TOKEN_MARGIN \
 	300 /* s: attest when the token expires sooner */
@@ -46,7 +49,46 @@ struct host_unwrap_options {
 	const char *event_log; /* for an attestation; NULL: the default log */
 	int64_t token_margin;  /* seconds; 0: HOST_UNWRAP_TOKEN_MARGIN */
 	bool no_attest;	       /* use token.jwt as it is, never attest */
+	bool mark_running;     /* host_unwrap_vm_keys: the re-sealed secrets
+				  say HOST_SECRETS_RUNNING (a launcher that
+				  re-seals at a clean stop) */
 };
+
+/*
+ * The unlocked secrets of a VM, handed to a launcher by
+ * host_unwrap_vm_keys, all in one locked arena (secmem.h):
+ *   secrets   as opened at this start (root key; the digests and state of
+ *             the last clean stop), or fresh ones at the first start
+ *   seal_key  the sealing key of the NEW TK (HKDF of it, secrets.h), not
+ *             the TK itself: enough to re-seal the secrets at shutdown
+ *             (host_vm_keys_reseal), useless for anything else (it opens
+ *             no KP and is not what hgsd releases)
+ *   binding   the KP (generation, digest) the secrets file is bound to now
+ */
+struct host_vm_keys {
+	struct host_secmem *mem;
+	struct host_secrets *secrets;
+	uint8_t *seal_key; /* HOST_SECRETS_KEY_SIZE */
+	struct host_secrets_binding binding;
+	char vm_id[KP_VM_ID_LEN + 1];
+	enum kp_policy policy;
+	uint8_t config_digest[KP_DIGEST_SIZE];
+	bool has_config_digest;
+	bool created; /* first start: the secrets were made now */
+};
+
+void host_vm_keys_free(struct host_vm_keys *k);
+DEFINE_CLEANUP_FUNC(struct host_vm_keys, host_vm_keys_free)
+
+/*
+ * Re-seal s (new digests and state) into DIR/secrets under k's sealing
+ * key, bound to k->binding, atomically (temporary file, fsync, rename,
+ * fsync dir), holding the directory's flock (-EBUSY while a start holds
+ * it). -ESTALE when DIR/secrets is no longer bound to k->binding (another
+ * start rolled the KP meanwhile: nothing is written).
+ */
+int host_vm_keys_reseal(const struct host_vm_keys *k, const char *dir,
+			const struct host_secrets *s, struct err *e);
 
 /*
  * One release of a KP (text), nothing written and nothing committed
@@ -73,3 +115,9 @@ int host_unwrap_kp(struct host_agent *a, const char *kp_text, size_t len,
 int host_unwrap_vm(struct host_agent *a, const char *dir,
 		   const struct host_unwrap_options *o, json_t **ret,
 		   struct err *e);
+
+/* host_unwrap_vm that also hands the unlocked secrets to the caller
+ * (*ret_keys, freed with host_vm_keys_free, which wipes them). */
+int host_unwrap_vm_keys(struct host_agent *a, const char *dir,
+			const struct host_unwrap_options *o, json_t **ret,
+			struct host_vm_keys **ret_keys, struct err *e);

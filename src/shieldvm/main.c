@@ -17,6 +17,12 @@ static const struct cmd commands[] = {
 	{ "guardian", cmd_guardian, "VM owner: make a guardian, export its metadata" },
 	{ "kp", cmd_kp, "VM owner: key protectors: new, show, grant, revoke, unwrap" },
 	{ "host", cmd_host, "guarded-host agent: enroll, attest, status, unwrap, ..." },
+	{ "vm", cmd_vm, "shielded VMs: the security profile, a new VM directory" },
+	{ "run", cmd_run, "start a shielded VM under its supervisor" },
+	{ "status", cmd_run, "a VM's state, from its supervisor" },
+	{ "stop", cmd_run, "stop a VM (ACPI power button, then quit)" },
+	{ "poweroff", cmd_run, "power a VM off now" },
+	{ "reset", cmd_run, "reset a VM" },
 };
 
 static void usage(FILE *f)

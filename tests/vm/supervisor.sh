@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# The supervisor with real swtpm and real QEMU (TCG) booting OVMF with no
+# disk (it stays in the firmware), driven by launch_tool with test keys (no
+# hgsd: `shieldvm run` itself needs a guarded host; the e2e-vm suite runs
+# it). One case per invocation: supervisor.sh CASE.
+#
+# Environment (tests/vm/meson.build): SHIELDVM, LAUNCH_TOOL.
+set -euo pipefail
+
+: "${SHIELDVM:?}" "${LAUNCH_TOOL:?}"
+for t in swtpm qemu-system-x86_64 qemu-img; do
+	command -v "$t" >/dev/null || { echo "FAIL: $t is not installed" >&2; exit 1; }
+done
+[[ -r /usr/share/OVMF/OVMF_CODE_4M.secboot.fd ]] ||
+	{ echo "FAIL: OVMF (Secure Boot build) is not installed" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/vm-test.XXXXXX)
+# the runtime directory on tmpfs, as in production (/run/shieldvm)
+RUNBASE=$(mktemp -d /dev/shm/vm-run.XXXXXX)
+export SHIELDVM_RUNTIME_DIR=$RUNBASE
+VM=$TMP/vm
+UUID=6d1c2a9e-4f3b-4c5d-8e7f-0a1b2c3d4e5f
+SUP_PID=
+
+cleanup() {
+	if [[ -n $SUP_PID ]] && kill -0 "$SUP_PID" 2>/dev/null; then
+		kill -9 "$SUP_PID" 2>/dev/null || true
+		wait "$SUP_PID" 2>/dev/null || true
+	fi
+	rm -rf "$TMP" "$RUNBASE"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	[[ -f $TMP/sup.log ]] && { echo "--- supervisor log" >&2; cat "$TMP/sup.log" >&2; }
+	exit 1
+}
+pass() { echo "ok: $*"; }
+
+# make_vm [DISKS_JSON DEVICES_JSON]
+make_vm() {
+	local fw disks=${1:-[]} devices=${2:-[]}
+	mkdir -m 0700 "$VM"
+	fw=$(sha256sum /usr/share/OVMF/OVMF_CODE_4M.secboot.fd | cut -d' ' -f1)
+	cat >"$VM/vm.json" <<-JSON
+	{"version": 1, "name": "t1", "uuid": "$UUID", "memory_mb": 256,
+	 "vcpus": 1, "disks": $disks, "network": "none",
+	 "security": {"policy": "shielded", "firmware": {"code": "$fw"},
+	  "secure_boot": true, "vtpm": "tpm-crb", "console": "none",
+	  "lockdown": "qemu-7.2-v1", "devices": $devices}}
+	JSON
+}
+
+# start [ARGS]: the supervisor in the background; waits for "running".
+start() {
+	local before
+	before=$(grep -c "running; control socket" "$TMP/sup.log" 2>/dev/null || true)
+	"$LAUNCH_TOOL" "$VM" --stop-timeout 2 "$@" 2>>"$TMP/sup.log" &
+	SUP_PID=$!
+	for _ in $(seq 1 200); do
+		(( $(grep -c "running; control socket" "$TMP/sup.log" 2>/dev/null || true) > before )) && return 0
+		kill -0 "$SUP_PID" 2>/dev/null || { wait "$SUP_PID" || true; fail "the supervisor exited at start"; }
+		sleep 0.1
+	done
+	fail "the VM did not start in 20 s"
+}
+
+# start_refused PATTERN [ARGS]: the start fails with a message matching.
+start_refused() {
+	local pat=$1
+	shift
+	: >"$TMP/refused.log"
+	if "$LAUNCH_TOOL" "$VM" --stop-timeout 2 "$@" 2>"$TMP/refused.log"; then
+		fail "the start was not refused ($pat)"
+	fi
+	grep -q -- "$pat" "$TMP/refused.log" ||
+		{ cat "$TMP/refused.log" >&2; fail "refused, but not with '$pat'"; }
+	pass "refused: $(tail -1 "$TMP/refused.log")"
+	[[ ! -e $RUNBASE/$UUID ]] || fail "a refused start left a runtime directory"
+}
+
+# stop_vm: `shieldvm stop`, then the supervisor must exit 0.
+stop_vm() {
+	"$SHIELDVM" stop "$VM" >/dev/null || fail "shieldvm stop"
+	wait "$SUP_PID" || fail "the supervisor exited with $?"
+	SUP_PID=
+}
+
+# alive PID: still running after 5 s (a zombie waiting for a reaper that is
+# not ours counts as dead)
+alive() {
+	for _ in $(seq 1 50); do
+		[[ -e /proc/$1 ]] || return 1
+		[[ $(awk '{print $3}' /proc/"$1"/stat 2>/dev/null) == Z ]] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+secrets_show() { "$LAUNCH_TOOL" --show "$VM"; }
+
+check_stopped_clean() {
+	local st
+	[[ ! -e $RUNBASE/$UUID ]] || fail "runtime directory left: $(ls -la "$RUNBASE/$UUID")"
+	st=$(secrets_show)
+	grep -qx "state 1" <<<"$st" || fail "secrets state: $st"
+	grep -qx "vars $(sha256sum "$VM/vars.enc" | cut -d' ' -f1)" <<<"$st" ||
+		fail "the recorded VARS digest is not vars.enc's"
+	grep -q "stopped cleanly" "$TMP/sup.log" || fail "no clean stop in the log"
+	pass "clean stop: runtime dir gone, digests recorded"
+}
+
+# ---- cases -----------------------------------------------------------------
+
+case_lifecycle() {
+	local json qpid tpid st1
+	make_vm
+	start
+	[[ -f $VM/vars.enc && -d $VM/vtpm ]] || fail "first start made no vars.enc / vtpm"
+	[[ $(stat -c %a "$RUNBASE/$UUID") == 700 ]] || fail "runtime dir mode"
+	[[ $(stat -c %a "$RUNBASE/$UUID/control.sock") == 600 ]] || fail "control socket mode"
+	[[ $(stat -c %a "$RUNBASE/$UUID/vars.fd") == 600 ]] || fail "VARS copy mode"
+	[[ $(stat -f -c %T "$RUNBASE/$UUID") == tmpfs ]] || fail "runtime dir not on tmpfs"
+
+	# status through the socket (the CLI)
+	json=$("$SHIELDVM" status "$VM" --json) || fail "shieldvm status"
+	grep -q '"state": "running"' <<<"$json" || fail "status: $json"
+	"$SHIELDVM" status "$VM" | grep -q ": running" || fail "status text"
+	pass "status: running"
+	qpid=$(sed -n 's/.*"qemu_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	tpid=$(sed -n 's/.*"swtpm_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	[[ -n $qpid && -n $tpid ]] || fail "no pids in $json"
+	# QEMU's command line: the lockdown, no kernel
+	tr '\0' ' ' </proc/"$qpid"/cmdline | grep -q -- "-sandbox on,obsolete=deny" ||
+		fail "QEMU runs without -sandbox"
+	if tr '\0' ' ' </proc/"$qpid"/cmdline | grep -q -- "-kernel\|-monitor stdio"; then
+		fail "QEMU runs with -kernel or a monitor"
+	fi
+	tr '\0' ' ' </proc/"$tpid"/cmdline | grep -q -- "--key fd=[0-9]*,mode=aes-256-cbc" ||
+		fail "swtpm runs without --key"
+	# the supervisor is not dumpable: /proc/PID/environ is root-owned and
+	# its core dumps are off (PR_SET_DUMPABLE 0 makes /proc files root's)
+	[[ $(stat -c %U /proc/"$SUP_PID"/mem) == root ]] || fail "supervisor /proc owner"
+
+	# the filter: refused through the socket, and logged
+	for c in human-monitor-command dump-guest-memory pmemsave device_add migrate; do
+		out=$("$LAUNCH_TOOL" --request "$VM" "$c") || fail "request $c"
+		grep -q '"class":"Refused"' <<<"$out" || fail "$c was not refused: $out"
+		grep -q "REFUSED '$c'" "$TMP/sup.log" || fail "$c refusal not logged"
+	done
+	pass "human-monitor-command, dump-guest-memory, pmemsave, device_add, migrate refused and logged"
+	out=$("$LAUNCH_TOOL" --request "$VM" status) || fail "request status"
+	grep -q '"return"' <<<"$out" || fail "status refused: $out"
+
+	st1=$(sha256sum "$VM/vars.enc")
+	stop_vm
+	kill -0 "$qpid" 2>/dev/null && fail "QEMU still runs"
+	kill -0 "$tpid" 2>/dev/null && fail "swtpm still runs"
+	pass "stop: QEMU and swtpm gone"
+	check_stopped_clean
+	[[ $(sha256sum "$VM/vars.enc") != "$st1" ]] || fail "vars.enc was not re-encrypted"
+	pass "VARS re-encrypted (fresh IV)"
+	rc=0
+	out=$("$SHIELDVM" status "$VM") || rc=$?
+	[[ $rc == 4 ]] && grep -q ": stopped" <<<"$out" || fail "status after stop: $rc $out"
+
+	# the vTPM state on disk is encrypted: swtpm's header flags say so and
+	# libtpms' plaintext magic (PERSISTENT_ALL_MAGIC ab364723) is absent
+	local permall=$VM/vtpm/tpm2-00.permall
+	[[ -s $permall ]] || fail "no vTPM state"
+	flags=$(od -An -tx1 -j4 -N2 "$permall" | tr -d ' ')
+	(( (0x$flags & 1) == 1 )) || fail "vTPM state flags $flags: not encrypted"
+	if od -An -tx1 -v "$permall" | tr -d ' \n' | grep -q "ab364723"; then
+		fail "plaintext TPM state magic in $permall"
+	fi
+	pass "vTPM state encrypted"
+	# and does not load without the key
+	mkdir "$TMP/nokey" && cp "$permall" "$TMP/nokey/"
+	if timeout 5 swtpm socket --tpm2 --tpmstate dir="$TMP/nokey" \
+		--server type=unixio,path="$TMP/nokey/s" --ctrl type=unixio,path="$TMP/nokey/c" \
+		--flags not-need-init,startup-clear >"$TMP/nokey.log" 2>&1; then
+		fail "swtpm without the key loaded the state"
+	fi
+	pass "vTPM state does not load without the key"
+
+	# a second run: the digests match
+	start
+	"$SHIELDVM" poweroff "$VM" >/dev/null || fail "poweroff"
+	wait "$SUP_PID" || fail "supervisor after poweroff"
+	SUP_PID=
+	check_stopped_clean
+	pass "second run and poweroff"
+}
+
+case_rollback() {
+	make_vm
+	start
+	stop_vm
+	cp -a "$VM/vars.enc" "$TMP/vars.old"
+	cp -a "$VM/vtpm" "$TMP/vtpm.old"
+	start
+	stop_vm
+	# an older VARS
+	cp -a "$VM/vars.enc" "$TMP/vars.cur"
+	cp -a "$TMP/vars.old" "$VM/vars.enc"
+	start_refused "differs from the one recorded"
+	cp -a "$TMP/vars.cur" "$VM/vars.enc"
+	# a modified VARS
+	printf '\x01' | dd of="$VM/vars.enc" bs=1 seek=100 conv=notrunc status=none
+	start_refused "differs from the one recorded"
+	cp -a "$TMP/vars.cur" "$VM/vars.enc"
+	# a replaced vTPM state
+	cp -a "$VM/vtpm" "$TMP/vtpm.cur"
+	echo junk >>"$VM/vtpm/tpm2-00.permall"
+	start_refused "vTPM state differs"
+	rm -rf "$VM/vtpm" && cp -a "$TMP/vtpm.cur" "$VM/vtpm"
+	# a removed vTPM state
+	rm -f "$VM/vtpm/tpm2-00.permall"
+	start_refused "vTPM state differs"
+	rm -rf "$VM/vtpm" && cp -a "$TMP/vtpm.cur" "$VM/vtpm"
+	# the refusals took back the "running" mark: the current state starts
+	grep -qx "state 1" <<<"$(secrets_show)" || fail "a refusal left the running mark"
+	start
+	stop_vm
+	pass "the current state still starts"
+}
+
+case_unclean() {
+	local json qpid tpid
+	make_vm
+	start
+	stop_vm
+	start
+	json=$("$SHIELDVM" status "$VM" --json) || fail "status"
+	qpid=$(sed -n 's/.*"qemu_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	tpid=$(sed -n 's/.*"swtpm_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	# kill -9 the supervisor: QEMU and swtpm die with it (PDEATHSIG)
+	kill -9 "$SUP_PID"
+	wait "$SUP_PID" 2>/dev/null || true
+	SUP_PID=
+	alive "$qpid" && fail "QEMU outlived its supervisor"
+	alive "$tpid" && fail "swtpm outlived its supervisor"
+	grep -qx "state 2" <<<"$(secrets_show)" || fail "no running mark after a kill"
+	[[ -e $RUNBASE/$UUID/vars.fd ]] || fail "expected a stale runtime directory"
+	start_refused "did not stop cleanly"
+	grep -q "removing a stale runtime directory" "$TMP/refused.log" ||
+		fail "the stale runtime dir (plaintext VARS) was not wiped"
+	start --accept-unclean-stop
+	stop_vm
+	check_stopped_clean
+}
+
+case_firmware() {
+	make_vm
+	sed -i 's/"code": "[0-9a-f]*"/"code": "'"$(printf 'a%.0s' {1..64})"'"/' "$VM/vm.json"
+	start_refused "refusing to start"
+	[[ ! -e $VM/vars.enc ]] || fail "a refused first start left vars.enc"
+}
+
+case_busy() {
+	make_vm
+	start
+	start_refused_running() {
+		if "$LAUNCH_TOOL" "$VM" 2>"$TMP/busy.log"; then fail "second supervisor started"; fi
+		grep -q "already runs\|in use" "$TMP/busy.log" || { cat "$TMP/busy.log"; fail "second start: wrong error"; }
+	}
+	start_refused_running
+	pass "a second supervisor is refused"
+	stop_vm
+}
+
+case_disks() {
+	local info qpid
+	make_vm '[{"name": "data", "file": "disks/data.qcow2", "format": "qcow2-luks", "size_mb": 16},
+	          {"name": "report", "file": "disks/report.raw", "format": "raw", "size_mb": 1}]' \
+		'["disk-luks", "disk-raw"]'
+	# a raw disk is never made by the launcher
+	start_refused "raw disks are not created"
+	mkdir -p "$VM/disks" && truncate -s 1M "$VM/disks/report.raw"
+	start
+	[[ -f $VM/disks/data.qcow2 ]] || fail "the first start made no disk"
+	[[ $(stat -c %a "$VM/disks/data.qcow2") == 600 ]] || fail "disk mode"
+	info=$(qemu-img info --force-share --output=json "$VM/disks/data.qcow2")
+	grep -q '"encrypted": true' <<<"$info" || fail "disk not encrypted: $info"
+	grep -q '"format": "luks"' <<<"$info" || fail "disk not LUKS: $info"
+	pass "first start: LUKS qcow2 disk created (key by fd)"
+	qpid=$(sed -n 's/.*"qemu_pid": \([0-9]*\).*/\1/p' <<<"$("$SHIELDVM" status "$VM" --json)")
+	tr '\0' '\n' </proc/"$qpid"/cmdline | grep -q "^secret,id=sec-data,format=raw,file=/dev/fd/[0-9]*$" ||
+		fail "the disk key is not passed by fd"
+	tr '\0' '\n' </proc/"$qpid"/cmdline | grep -q "encrypt.key-secret=sec-data" ||
+		fail "the disk is not opened through LUKS"
+	# the key is nowhere in a file or on a command line: the passphrase
+	# fd is a memfd, closed in the supervisor once QEMU has it
+	ls -l /proc/"$SUP_PID"/fd | grep -q "memfd:disk-key" && fail "the supervisor kept the disk key fd"
+	pass "QEMU opened the LUKS disk with the key by fd"
+	stop_vm
+	check_stopped_clean
+	# the second start opens the existing disk
+	start
+	stop_vm
+	pass "second start with the existing disk"
+}
+
+"case_$1"
+echo "PASS: $1"
