@@ -16,6 +16,8 @@
 # shellcheck source=tests/e2e-vm/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+: "${SHIELDVM:?SHIELDVM must point at the shieldvm binary (its event log parser)}"
+
 # A refused kernel makes grub power off (~18 s); past this the test stops
 # QEMU itself.
 REFUSE_TIMEOUT=${E2E_VM_REFUSE_TIMEOUT:-90}
@@ -51,11 +53,35 @@ check_shielded()
 	expect secureboot 1
 	[[ $(report_get lockdown) == *"[integrity]"* ]] ||
 		fail "kernel lockdown is '$(report_get lockdown)', expected [integrity] (Secure Boot)"
-	# The chain went through grub from the disk (not -kernel): grub's tpm
-	# module measured the kernel command line into the event log.
+	# The chain went from the disk through shim and grub (not -kernel): the
+	# project's own event log parser finds Secure Boot on in PCR 7, shim,
+	# grub and a kernel of /vmlinuz's size measured into PCR 4, and grub's
+	# kernel command line in PCR 8.
 	guest_evlog "$T/evlog.bin"
-	grep -aq 'kernel_cmdline: /vmlinuz' "$T/evlog.bin" ||
-		fail "the guest's event log has no grub measurement of /vmlinuz"
+	"$SHIELDVM" eventlog show --json "$T/evlog.bin" >"$T/evlog.json" ||
+		fail "shieldvm eventlog show: cannot parse the guest's event log"
+	evlog_has 7 EV_EFI_VARIABLE_DRIVER_CONFIG 'SecureBoot = 1 '
+	evlog_has 4 EV_EFI_BOOT_SERVICES_APPLICATION '\EFI\BOOT\BOOTX64.EFI ('
+	evlog_has 4 EV_EFI_BOOT_SERVICES_APPLICATION '\EFI\BOOT\grubx64.efi ('
+	evlog_has 4 EV_EFI_BOOT_SERVICES_APPLICATION "($KERNEL_BYTES bytes at "
+	evlog_has 8 EV_IPL 'kernel_cmdline: /vmlinuz '
+}
+
+# evlog_has PCR TYPE TEXT: an event of TYPE in PCR whose description holds
+# TEXT.
+evlog_has()
+{
+	local n
+	n=$(jq --argjson pcr "$1" --arg type "$2" --arg text "$3" \
+		'[.[] | select(.pcr == $pcr and .type == $type and
+			(.description | contains($text)))] | length' "$T/evlog.json")
+	[[ $n -ge 1 ]] || fail "guest event log: no $2 in PCR $1 with '$3'"
+}
+
+# image_kernel IMG OUT: the /vmlinuz on IMG's ESP.
+image_kernel()
+{
+	MTOOLS_SKIP_CHECK=1 mcopy -n -i "$1@@1M" ::/vmlinuz "$2"
 }
 
 # check_refused IMG WHAT: boot IMG under Secure Boot; nothing may run.
@@ -64,7 +90,7 @@ check_refused()
 	local img=$1 what=$2 k sigs
 	# The image really carries the kernel we claim it does.
 	k=$T/vmlinuz
-	MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@1M" ::/vmlinuz "$k"
+	image_kernel "$img" "$k"
 	sigs=$(sbverify --list "$k" 2>&1 | grep -c '^signature [0-9]' || true)
 	case $what in
 	unsigned) [[ $sigs == 0 ]] || fail "$img: kernel has $sigs signatures, expected none" ;;
@@ -88,6 +114,8 @@ case_secure-boot-twice()
 {
 	local img nv marker
 	img=$(guest_image)
+	image_kernel "$img" "$T/vmlinuz"
+	KERNEL_BYTES=$(stat -c %s "$T/vmlinuz")
 	cp "$OVMF_VARS_MS" "$T/vars.fd"
 	truncate -s 16M "$T/data.img"
 
