@@ -149,12 +149,16 @@ case_secure-boot-twice()
 
 case_unsigned-kernel()
 {
-	check_refused "$(guest_image unsigned)" unsigned
+	local img
+	img=$(guest_image unsigned)
+	check_refused "$img" unsigned
 }
 
 case_untrusted-kernel()
 {
-	check_refused "$(guest_image badsig)" untrusted
+	local img
+	img=$(guest_image badsig)
+	check_refused "$img" untrusted
 }
 
 case_no-keys-control()

@@ -21,6 +21,8 @@
 # is built with mkfs.vfat + mtools and copied into the GPT image with dd.
 # See docs/guest-image.md.
 set -euo pipefail
+# mkfs.vfat and sfdisk live in /usr/sbin, not in a non-root user's PATH.
+export PATH=$PATH:/usr/sbin:/sbin
 
 here=$(cd "$(dirname "$0")" && pwd)
 [[ $# -eq 1 ]] || {
