@@ -239,7 +239,6 @@ static int kps_check_body(struct http_request *rq, struct kps_req *q,
 			  const char **ret_jwt, uint8_t mac[KPS_MAC_SIZE])
 {
 	const json_t *tok, *kpj;
-	_cleanup_free_ char *text = NULL;
 	const char *key;
 	json_t *v;
 	struct err e = { 0 };
@@ -283,13 +282,14 @@ static int kps_check_body(struct http_request *rq, struct kps_req *q,
 					  "base64url",
 					  KPS_MAC_SIZE);
 	}
-	text = json_dumps(kpj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!text)
-		return -ENOMEM;
-	if (strlen(text) > KP_MAX_SIZE)
+	/* The size of the KP as text (what kp_parse takes), counted without
+	 * writing it; the body was parsed refusing duplicate names, so
+	 * kp_parse_json takes the parsed KP as it is. */
+	if (json_dumpb(kpj, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER) >
+	    KP_MAX_SIZE)
 		return kps_refuse(rq, q, 400, "kp_malformed",
 				  "the KP is over %d bytes", KP_MAX_SIZE);
-	r = kp_parse(text, strlen(text), &q->kp, &e);
+	r = kp_parse_json(kpj, &q->kp, &e);
 	if (r == -ENOMEM)
 		return r;
 	if (r == -EKEYREJECTED)

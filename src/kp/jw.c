@@ -180,6 +180,7 @@ int jw_parse_object(const char *text, size_t len, const char *what,
 {
 	json_error_t je;
 	json_t *j;
+	int r;
 
 	/* jansson parses recursively with its own depth limit (2048);
 	 * ours is much lower and checked right after. */
@@ -187,16 +188,21 @@ int jw_parse_object(const char *text, size_t len, const char *what,
 	if (!j)
 		return err_set(e, EBADMSG, "%s is not JSON: %s (at %d)", what,
 			       je.text, je.position);
-	if (!json_is_object(j)) {
+	if ((r = jw_check_object(j, what, e)) < 0) {
 		json_decref(j);
-		return err_set(e, EBADMSG, "%s is not a JSON object", what);
-	}
-	if (json_depth(j) > JW_JSON_MAX_DEPTH) {
-		json_decref(j);
-		return err_set(e, EBADMSG, "%s nests deeper than %d levels", what,
-			       JW_JSON_MAX_DEPTH);
+		return r;
 	}
 	*ret = j;
+	return 0;
+}
+
+int jw_check_object(const json_t *j, const char *what, struct err *e)
+{
+	if (!json_is_object(j))
+		return err_set(e, EBADMSG, "%s is not a JSON object", what);
+	if (json_depth(j) > JW_JSON_MAX_DEPTH)
+		return err_set(e, EBADMSG, "%s nests deeper than %d levels", what,
+			       JW_JSON_MAX_DEPTH);
 	return 0;
 }
 

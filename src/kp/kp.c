@@ -453,22 +453,22 @@ static int parse_seal(struct kp *kp, const json_t *seal, struct err *e)
 	return 0;
 }
 
-int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e)
+/* Everything after the JSON parse; root is a JSON value kp takes a
+ * reference to. */
+static int parse_root(json_t *root, struct kp **ret, struct err *e)
 {
 	_cleanup_(kp_freep) struct kp *kp = NULL;
 	const json_t *ver;
 	const char *t;
 	int r;
 
-	if (!text || !ret)
-		return err_set(e, EINVAL, "kp_parse: missing argument");
-	if (len > KP_MAX_SIZE)
-		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len, KP_MAX_SIZE);
 	kp = calloc(1, sizeof(*kp));
-	if (!kp)
+	if (!kp) {
+		json_decref(root);
 		return err_set(e, ENOMEM, "out of memory");
-	if ((r = jw_parse_object(text, len, "KP", &kp->root, e)) < 0 ||
-	    (r = jw_only_members(kp->root, top_members, ARRAY_SIZE(top_members),
+	}
+	kp->root = root;
+	if ((r = jw_only_members(kp->root, top_members, ARRAY_SIZE(top_members),
 				 "KP", e)) < 0 ||
 	    (r = jw_str(kp->root, "type", "KP", &t, e)) < 0)
 		return r;
@@ -495,6 +495,37 @@ int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e)
 	}
 	*ret = TAKE_PTR(kp);
 	return 0;
+}
+
+int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e)
+{
+	json_t *root = NULL;
+	int r;
+
+	if (!text || !ret)
+		return err_set(e, EINVAL, "kp_parse: missing argument");
+	if (len > KP_MAX_SIZE)
+		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len, KP_MAX_SIZE);
+	if ((r = jw_parse_object(text, len, "KP", &root, e)) < 0)
+		return r;
+	return parse_root(root, ret, e);
+}
+
+int kp_parse_json(const json_t *root, struct kp **ret, struct err *e)
+{
+	size_t len;
+	int r;
+
+	if (!root || !ret)
+		return err_set(e, EINVAL, "kp_parse_json: missing argument");
+	/* the same limits kp_parse applies to the text: size first (of the
+	 * compact text, counted without writing it), then the nesting */
+	len = json_dumpb(root, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (len > KP_MAX_SIZE)
+		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len, KP_MAX_SIZE);
+	if ((r = jw_check_object(root, "KP", e)) < 0)
+		return r;
+	return parse_root(json_incref((json_t *)root), ret, e);
 }
 
 int kp_digest_unverified(const char *text, size_t len,

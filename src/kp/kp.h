@@ -56,6 +56,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "kp/guardian.h"
 
@@ -86,6 +88,15 @@ struct kp;  /* a parsed KP whose descriptor and seal signatures verified */
  * -EINVAL an algorithm outside the allow-list, -E2BIG over a limit.
  */
 int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e);
+/*
+ * kp_parse of a KP that is already a JSON value (e.g. a member of a request
+ * body), with the same checks and errors: root must come from a parser
+ * that refuses duplicate names (JSON_REJECT_DUPLICATES), its compact text
+ * must be at most KP_MAX_SIZE bytes (-E2BIG; counted, not written) and it
+ * must nest at most as deep as kp_parse allows. The KP keeps a reference
+ * to root, which the caller must not change while the KP lives.
+ */
+int kp_parse_json(const json_t *root, struct kp **ret, struct err *e);
 void kp_free(struct kp *kp);
 
 static inline void kp_freep(struct kp **kp)

@@ -159,11 +159,24 @@ static int parse_json(const json_t *j)
 	struct kp *kp = NULL;
 	char *t = dump(j);
 	int r = kp_parse(t, strlen(t), &kp, &e);
+	struct err e2 = { { 0 } };
+	struct kp *kp2 = NULL;
+	int r2;
 
-	if (r == 0)
+	/* kp_parse_json of the same value decides the same, for the same
+	 * reason */
+	r2 = kp_parse_json(j, &kp2, &e2);
+	assert_int_equal(r2, r);
+	assert_string_equal(e2.msg, e.msg);
+	if (r == 0) {
+		assert_memory_equal(kp_digest(kp), kp_digest(kp2), KP_DIGEST_SIZE);
+		assert_string_equal(kp_sealed_by(kp), kp_sealed_by(kp2));
+		assert_int_equal(kp_generation(kp), kp_generation(kp2));
 		kp_free(kp);
-	else
+		kp_free(kp2);
+	} else {
 		assert_true(e.msg[0] != '\0'); /* every refusal says why */
+	}
 	free(t);
 	return r;
 }
@@ -973,6 +986,18 @@ static void test_kp_weak_algorithms(void **state)
 	free(text);
 }
 
+static const char *big_string(size_t n)
+{
+	static char *s;
+
+	free(s);
+	s = malloc(n + 1);
+	assert_non_null(s);
+	memset(s, 'A', n);
+	s[n] = '\0';
+	return s;
+}
+
 static void test_kp_oversize(void **state)
 {
 	struct err e = { { 0 } };
@@ -996,6 +1021,22 @@ static void test_kp_oversize(void **state)
 		deep[59] = '}';
 		deep[60] = '\0';
 		assert_true(kp_parse(deep, 60, &kp, &e) < 0);
+	}
+	/* the same limits on a parsed value */
+	{
+		json_t *j = json_pack("{s:s%}", "type", big_string(KP_MAX_SIZE),
+				      (size_t)KP_MAX_SIZE);
+
+		assert_non_null(j);
+		assert_int_equal(kp_parse_json(j, &kp, &e), -E2BIG);
+		json_decref(j);
+		j = json_loads("{\"a\":[[[[[[[[[[[]]]]]]]]]]]}", 0, NULL);
+		assert_non_null(j);
+		assert_int_equal(kp_parse_json(j, &kp, &e), -EBADMSG);
+		json_decref(j);
+		j = json_array();
+		assert_int_equal(kp_parse_json(j, &kp, &e), -EBADMSG);
+		json_decref(j);
 	}
 }
 
