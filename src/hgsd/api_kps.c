@@ -466,14 +466,15 @@ static int kps_roll(struct http_request *rq, struct kps_req *q,
 		    const struct guardian *key, uint8_t next_tk[KP_TK_SIZE],
 		    json_t **ret_next, uint8_t next_digest[KP_DIGEST_SIZE])
 {
-	_cleanup_free_ char *text = NULL;
 	struct err e = { 0 };
-	json_t *next;
 	int r;
 
 	if (RAND_priv_bytes(next_tk, KP_TK_SIZE) != 1)
 		return -EIO;
-	r = kp_roll(q->kp, key, next_tk, &text, &e);
+	/* Our own output, as JSON for the answer, and its digest without
+	 * verifying the two signatures just made (the tests check it equals
+	 * what kp_parse computes). */
+	r = kp_roll_json(q->kp, key, next_tk, ret_next, next_digest, &e);
 	if (r == -EOVERFLOW)
 		return kps_refuse(rq, q, 409, "kp_generation_exhausted", "%s",
 				  err_str(&e));
@@ -482,18 +483,6 @@ static int kps_roll(struct http_request *rq, struct kps_req *q,
 			  "message", err_str(&e));
 		return r == -ENOMEM ? r : -EIO;
 	}
-	/* Our own output: its digest without verifying the two signatures
-	 * just made (the tests check it equals what kp_parse computes). */
-	r = kp_digest_unverified(text, strlen(text), next_digest, &e);
-	if (r < 0) {
-		log_event(LOG_LEVEL_ERROR, rq->rid, "kp_roll_failed", "{s:s}",
-			  "message", err_str(&e));
-		return -EIO;
-	}
-	next = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-	if (!next)
-		return -ENOMEM;
-	*ret_next = next;
 	return 0;
 }
 

@@ -759,15 +759,14 @@ static json_t *make_seal(const struct guardian *signer, const char *vm_id,
 	return jws;
 }
 
-/* descriptor (new ref taken), wrap (taken) -> sealed KP text */
-static int assemble(json_t *desc, json_t *wrap, const struct guardian *signer,
-		    const char *vm_id, uint64_t gen, char **ret_text,
-		    struct err *e)
+/* descriptor (new ref taken), wrap (taken) -> the sealed KP as JSON and
+ * its digest */
+static int assemble_json(json_t *desc, json_t *wrap,
+			 const struct guardian *signer, const char *vm_id,
+			 uint64_t gen, json_t **ret, uint8_t digest[KP_DIGEST_SIZE],
+			 struct err *e)
 {
-	_cleanup_(json_decrefp) json_t *top = NULL;
-	uint8_t digest[KP_DIGEST_SIZE];
-	json_t *seal;
-	char *s;
+	json_t *seal, *top;
 	int r;
 
 	if ((r = compute_digest(desc, wrap, digest, e)) < 0) {
@@ -783,7 +782,26 @@ static int assemble(json_t *desc, json_t *wrap, const struct guardian *signer,
 	}
 	top = json_pack("{s:s, s:i, s:o, s:o, s:o}", "type", KP_TYPE, "version",
 			KP_VERSION, "descriptor", desc, "wrap", wrap, "seal", seal);
-	if (!top || !(s = jw_dump(top)))
+	if (!top)
+		return err_set(e, ENOMEM, "out of memory");
+	*ret = top;
+	return 0;
+}
+
+/* descriptor (new ref taken), wrap (taken) -> sealed KP text */
+static int assemble(json_t *desc, json_t *wrap, const struct guardian *signer,
+		    const char *vm_id, uint64_t gen, char **ret_text,
+		    struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *top = NULL;
+	uint8_t digest[KP_DIGEST_SIZE];
+	char *s;
+	int r;
+
+	if ((r = assemble_json(desc, wrap, signer, vm_id, gen, &top, digest,
+			       e)) < 0)
+		return r;
+	if (!(s = jw_dump(top)))
 		return err_set(e, ENOMEM, "out of memory");
 	*ret_text = s;
 	return 0;
@@ -894,14 +912,14 @@ int kp_create(const struct guardian *owner,
 		     tk, generation, now, ret_text, e);
 }
 
-int kp_roll(const struct kp *kp, const struct guardian *signer,
-	    const uint8_t next_tk[KP_TK_SIZE], char **ret_text,
-	    struct err *e)
+int kp_roll_json(const struct kp *kp, const struct guardian *signer,
+		 const uint8_t next_tk[KP_TK_SIZE], json_t **ret,
+		 uint8_t ret_digest[KP_DIGEST_SIZE], struct err *e)
 {
 	const struct guardian *rcps[KP_RECIPIENTS_MAX], *listed = NULL;
 	json_t *desc, *wrap;
 
-	if (!kp || !signer || !next_tk || !ret_text)
+	if (!kp || !signer || !next_tk || !ret || !ret_digest)
 		return err_set(e, EINVAL, "kp_roll: missing argument");
 	if (!signer->has_private)
 		return err_set(e, EINVAL, "kp_roll: the signer's private keys are needed");
@@ -918,17 +936,35 @@ int kp_roll(const struct kp *kp, const struct guardian *signer,
 		return err_set(e, EKEYREJECTED,
 			       "guardian %s is neither this KP's owner nor one of its guardians",
 			       signer->id);
-	desc = json_deep_copy(json_object_get(kp->root, "descriptor"));
+	/* the same descriptor object: nothing changes it (kp.h) */
+	desc = json_incref(json_object_get(kp->root, "descriptor"));
 	if (!desc)
-		return err_set(e, ENOMEM, "out of memory");
+		return err_set(e, EBADMSG, "KP without a descriptor");
 	wrap = make_wrap(rcps, kp->n_guardians + 1, kp->vm_id, kp->policy,
 			 kp_config_digest(kp), next_tk, kp->generation + 1, e);
 	if (!wrap) {
 		json_decref(desc);
 		return -EIO;
 	}
-	return assemble(desc, wrap, signer, kp->vm_id, kp->generation + 1,
-			ret_text, e);
+	return assemble_json(desc, wrap, signer, kp->vm_id, kp->generation + 1,
+			     ret, ret_digest, e);
+}
+
+int kp_roll(const struct kp *kp, const struct guardian *signer,
+	    const uint8_t next_tk[KP_TK_SIZE], char **ret_text,
+	    struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *top = NULL;
+	uint8_t digest[KP_DIGEST_SIZE];
+	int r;
+
+	if (!ret_text)
+		return err_set(e, EINVAL, "kp_roll: missing argument");
+	if ((r = kp_roll_json(kp, signer, next_tk, &top, digest, e)) < 0)
+		return r;
+	if (!(*ret_text = jw_dump(top)))
+		return err_set(e, ENOMEM, "out of memory");
+	return 0;
 }
 
 /* Owner edits: the caller's owner key and TK must be this KP's. */

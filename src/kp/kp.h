@@ -151,6 +151,15 @@ int kp_create(const struct guardian *owner,
 int kp_roll(const struct kp *kp, const struct guardian *signer,
 	    const uint8_t next_tk[KP_TK_SIZE], char **ret_text,
 	    struct err *e);
+/*
+ * kp_roll giving the next KP as JSON (what kp_roll writes as text) and its
+ * KP digest (what kp_parse would compute from it), so that a caller that
+ * puts the KP into a JSON answer neither writes nor parses it again. The
+ * value shares the descriptor with kp's JSON: treat both as read-only.
+ */
+int kp_roll_json(const struct kp *kp, const struct guardian *signer,
+		 const uint8_t next_tk[KP_TK_SIZE], json_t **ret,
+		 uint8_t ret_digest[KP_DIGEST_SIZE], struct err *e);
 
 /* Owner edits (owner private; tk from kp_unwrap as the owner): the same
  * TK, generation + 1, a new descriptor with the guardian added (-EEXIST if

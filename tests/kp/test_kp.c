@@ -607,6 +607,24 @@ static void test_kp_roll(void **state)
 		assert_memory_equal(d, kp_digest(kp2), KP_DIGEST_SIZE);
 		assert_int_equal(kp_digest_unverified("{}", 2, d, &e), -EBADMSG);
 	}
+	{
+		/* kp_roll_json: the digest is the one kp_parse computes,
+		 * and the JSON is a KP that parses */
+		uint8_t d[KP_DIGEST_SIZE];
+		json_t *j = NULL;
+		struct kp *kpj = NULL;
+
+		assert_int_equal(kp_roll_json(kp, hgs1, tk1, &j, d, &e), 0);
+		assert_int_equal(kp_parse_json(j, &kpj, &e), 0);
+		assert_memory_equal(d, kp_digest(kpj), KP_DIGEST_SIZE);
+		assert_int_equal(kp_generation(kpj), 1);
+		assert_string_equal(kp_sealed_by(kpj), hgs1->id);
+		unwrap_ok(kpj, hgs2, tk1);
+		kp_free(kpj);
+		json_decref(j);
+		assert_int_equal(kp_roll_json(kp, stranger, tk1, &j, d, &e),
+				 -EKEYREJECTED);
+	}
 	assert_int_equal(kp_generation(kp2), 1);
 	assert_string_equal(kp_sealed_by(kp2), hgs1->id);
 	assert_memory_not_equal(kp_digest(kp2), kp_digest(kp), KP_DIGEST_SIZE);
