@@ -650,6 +650,58 @@ static void test_kp_roll(void **state)
 	free(next2);
 }
 
+/* Verified descriptors are cached by their bytes (kp.c): a KP whose
+ * descriptor was verified before parses the same, a changed one is checked
+ * in full, and KPs keep their descriptor when the cache drops it. */
+static void test_kp_descriptor_cache(void **state)
+{
+	const struct guardian *gs[] = { hgs1_pub };
+	char *text = create_default();
+	struct kp *kp = parse_ok(text), *again = parse_ok(text), *k;
+	struct err e = { { 0 } };
+	json_t *j = load(text);
+
+	assert_memory_equal(kp_digest(kp), kp_digest(again), KP_DIGEST_SIZE);
+	assert_string_equal(kp_owner(kp)->id, kp_owner(again)->id);
+	assert_int_equal(kp_guardian_count(again), 2);
+	unwrap_ok(again, hgs2, tk0);
+	kp_free(again);
+	/* the same strings with another member beside them: refused */
+	assert_int_equal(json_object_set_new(json_object_get(j, "descriptor"),
+					     "extra", json_string("x")), 0);
+	assert_int_equal(parse_json(j), -EBADMSG);
+	json_decref(j);
+	/* the same payload and header with another signature: refused */
+	j = load(text);
+	{
+		json_t *d = json_object_get(j, "descriptor");
+		char *sig = strdup(json_string_value(json_object_get(d, "signature")));
+
+		sig[5] = sig[5] == 'A' ? 'B' : 'A';
+		json_object_set_new(d, "signature", json_string(sig));
+		free(sig);
+	}
+	assert_int_equal(parse_json(j), -EKEYREJECTED);
+	json_decref(j);
+	/* more distinct descriptors than the cache holds, while kp lives */
+	for (int i = 0; i < 300; i++) {
+		char *t = NULL;
+
+		assert_int_equal(kp_create(owner, gs, 1, VM_ID, KP_POLICY_SHIELDED,
+					   NULL, tk0, 0, NOW + i, &t, &e), 0);
+		k = parse_ok(t);
+		kp_free(k);
+		free(t);
+	}
+	assert_string_equal(kp_vm_id(kp), VM_ID);
+	unwrap_ok(kp, hgs1, tk0);
+	k = parse_ok(text);
+	assert_memory_equal(kp_digest(kp), kp_digest(k), KP_DIGEST_SIZE);
+	kp_free(k);
+	kp_free(kp);
+	free(text);
+}
+
 static void test_kp_seal_by_stranger(void **state)
 {
 	/* a roll whose seal a non-listed key signed (crafted with the
@@ -1406,6 +1458,7 @@ int main(void)
 		cmocka_unit_test(test_kp_all_algorithms),
 		cmocka_unit_test(test_kp_libjose_interop),
 		cmocka_unit_test(test_kp_roll),
+		cmocka_unit_test(test_kp_descriptor_cache),
 		cmocka_unit_test(test_kp_seal_by_stranger),
 		cmocka_unit_test(test_kp_grant_revoke),
 		cmocka_unit_test(test_kp_create_refusals),
