@@ -292,19 +292,63 @@ static const char *group_name(size_t coord)
 	return coord == 32 ? "P-256" : "P-384";
 }
 
+/*
+ * An EVP_PKEY made with EVP_PKEY_fromdata builds its curve from the name
+ * (an EC_GROUP with its Montgomery context, a modular inversion), which
+ * costs about as much as the ECDH it is then used for. A copy of a
+ * parameters-only key per curve, made once, already holds the curve; the
+ * point then goes in with EVP_PKEY_set1_encoded_public_key, which decodes
+ * it with the same EC_POINT_oct2point and refuses a point off the curve
+ * just as EVP_PKEY_fromdata does.
+ */
+static EVP_PKEY *ec_params[2]; /* P-256, P-384 */
+static pthread_once_t ec_params_once = PTHREAD_ONCE_INIT;
+
+static void ec_params_make(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ec_params); i++) {
+		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+		char group[8];
+		OSSL_PARAM params[2];
+
+		snprintf(group, sizeof(group), "%s", group_name(i == 0 ? 32 : 48));
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+							     group, 0);
+		params[1] = OSSL_PARAM_construct_end();
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+		    EVP_PKEY_fromdata(ctx, &ec_params[i], EVP_PKEY_KEY_PARAMETERS,
+				      params) != 1)
+			ec_params[i] = NULL; /* jw_ec_pub builds each key itself */
+	}
+	ERR_clear_error();
+}
+
 int jw_ec_pub(const uint8_t *point, size_t len, EVP_PKEY **ret, struct err *e)
 {
 	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
 	uint8_t buf[JW_EC_POINT_MAX];
 	char group[8];
-	EVP_PKEY *pkey = NULL;
+	EVP_PKEY *pkey = NULL, *tmpl;
 	OSSL_PARAM params[3];
 
 	if ((len != 65 && len != 97) || point[0] != 0x04)
 		return err_set(e, EBADMSG, "EC point of %zu bytes is not an uncompressed P-256/P-384 point",
 			       len);
-	memcpy(buf, point, len);
 	snprintf(group, sizeof(group), "%s", group_name((len - 1) / 2));
+	pthread_once(&ec_params_once, ec_params_make);
+	tmpl = ec_params[len == 65 ? 0 : 1];
+	if (tmpl) {
+		pkey = EVP_PKEY_dup(tmpl);
+		if (!pkey || EVP_PKEY_set1_encoded_public_key(pkey, point, len) != 1) {
+			EVP_PKEY_free(pkey);
+			ERR_clear_error();
+			return err_set(e, EBADMSG, "not a point on %s", group);
+		}
+		*ret = pkey;
+		return 0;
+	}
+	memcpy(buf, point, len);
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
 						     group, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
@@ -324,11 +368,12 @@ int jw_ec_pub(const uint8_t *point, size_t len, EVP_PKEY **ret, struct err *e)
  * Public keys from JWKs, cached by their point: building an EVP_PKEY
  * builds its curve (Montgomery contexts, a modular inversion), which costs
  * about as much as a signature check, and hgsd sees the same few owner and
- * guardian keys in KP after KP. Public data only; a small round-robin
+ * guardian keys in KP after KP, and the transport keys of the hosts it
+ * seals to. Public data only; a round-robin
  * table under a lock (the same approach as attest/token.c). Ephemeral
  * keys (epk) do not go through it.
  */
-#define JW_KEY_CACHE_SIZE 32
+#define JW_KEY_CACHE_SIZE 256
 
 static struct {
 	uint8_t point[JW_EC_POINT_MAX];

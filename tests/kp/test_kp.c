@@ -702,6 +702,52 @@ static void test_kp_descriptor_cache(void **state)
 	free(text);
 }
 
+/* EC public keys from points: on the curve or refused, both curves
+ * (jw_ec_pub copies a per-curve parameters key, then sets the point). */
+static void test_ec_points(void **state)
+{
+	static const char *const crvs[] = { "P-256", "P-384" };
+
+	for (size_t c = 0; c < 2; c++) {
+		struct err e = { { 0 } };
+		json_t *priv = json_pack("{s:s, s:s}", "kty", "EC", "crv", crvs[c]);
+		uint8_t point[JW_EC_POINT_MAX];
+		size_t coord = c == 0 ? 32 : 48, len;
+		EVP_PKEY *pk = NULL;
+		char *jwe = NULL;
+		json_t *pub;
+
+		assert_non_null(priv);
+		assert_true(jose_jwk_gen(NULL, priv));
+		point[0] = 0x04;
+		assert_int_equal(jw_b64_decode(json_string_value(json_object_get(priv, "x")),
+					       json_string_length(json_object_get(priv, "x")),
+					       point + 1, coord, &len), 0);
+		assert_int_equal(jw_b64_decode(json_string_value(json_object_get(priv, "y")),
+					       json_string_length(json_object_get(priv, "y")),
+					       point + 1 + coord, coord, &len), 0);
+		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e), 0);
+		assert_int_equal(EVP_PKEY_get_bits(pk), (int)(8 * coord));
+		EVP_PKEY_free(pk);
+		point[2 * coord] ^= 1; /* y + or - 1: off the curve */
+		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e), -EBADMSG);
+		point[2 * coord] ^= 1;
+		point[0] = 0x02; /* compressed: not taken */
+		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e), -EBADMSG);
+		assert_int_equal(jw_ec_pub(point, 1 + coord, &pk, &e), -EBADMSG);
+		/* a transport key off the curve is not sealed to */
+		point[2 * coord] ^= 1;
+		pub = json_pack("{s:s, s:s, s:O, s:o}", "kty", "EC", "crv", crvs[c], "x",
+				json_object_get(priv, "x"), "y",
+				jw_b64_json(point + 1 + coord, coord));
+		assert_non_null(pub);
+		assert_true(seal_to_jwk(pub, (const uint8_t *)"x", 1, &jwe, &e) < 0);
+		assert_null(jwe);
+		json_decref(pub);
+		json_decref(priv);
+	}
+}
+
 static void test_kp_seal_by_stranger(void **state)
 {
 	/* a roll whose seal a non-listed key signed (crafted with the
@@ -1459,6 +1505,7 @@ int main(void)
 		cmocka_unit_test(test_kp_libjose_interop),
 		cmocka_unit_test(test_kp_roll),
 		cmocka_unit_test(test_kp_descriptor_cache),
+		cmocka_unit_test(test_ec_points),
 		cmocka_unit_test(test_kp_seal_by_stranger),
 		cmocka_unit_test(test_kp_grant_revoke),
 		cmocka_unit_test(test_kp_create_refusals),
