@@ -282,14 +282,14 @@ static int kps_check_body(struct http_request *rq, struct kps_req *q,
 					  "base64url",
 					  KPS_MAC_SIZE);
 	}
-	/* The size of the KP as text (what kp_parse takes), counted without
-	 * writing it; the body was parsed refusing duplicate names, so
-	 * kp_parse_json takes the parsed KP as it is. */
-	if (json_dumpb(kpj, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER) >
-	    KP_MAX_SIZE)
+	/* The body was parsed refusing duplicate names, so kp_parse_json
+	 * takes the parsed KP as it is (it checks the size of its text). */
+	r = kp_parse_json(kpj, &q->kp, &e);
+	if (r == -E2BIG &&
+	    json_dumpb(kpj, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER) >
+		    KP_MAX_SIZE)
 		return kps_refuse(rq, q, 400, "kp_malformed",
 				  "the KP is over %d bytes", KP_MAX_SIZE);
-	r = kp_parse_json(kpj, &q->kp, &e);
 	if (r == -ENOMEM)
 		return r;
 	if (r == -EKEYREJECTED)

@@ -196,6 +196,57 @@ int jw_parse_object(const char *text, size_t len, const char *what,
 	return 0;
 }
 
+/* Length of a string as json_dumpb writes it, quotes included (jansson
+ * escapes '"', '\\' and control characters, and nothing else without
+ * JSON_ENSURE_ASCII / JSON_ESCAPE_SLASH). */
+static size_t dumped_string_len(const char *s, size_t n)
+{
+	size_t len = n + 2;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
+		    c == '\r' || c == '\t')
+			len += 1;
+		else if (c < 0x20)
+			len += 5; /* \u00XX */
+	}
+	return len;
+}
+
+size_t jw_compact_size(const json_t *j)
+{
+	char buf[32];
+	const char *k;
+	json_t *v;
+	size_t n = 0, i;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)j, k, v)
+			n += (n ? 1 : 0) + dumped_string_len(k, strlen(k)) + 1 +
+			     jw_compact_size(v);
+		return n + 2;
+	case JSON_ARRAY:
+		json_array_foreach(j, i, v)
+			n += (i ? 1 : 0) + jw_compact_size(v);
+		return n + 2;
+	case JSON_STRING:
+		return dumped_string_len(json_string_value(j), json_string_length(j));
+	case JSON_INTEGER:
+		return (size_t)snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+					json_integer_value(j));
+	case JSON_TRUE:
+	case JSON_NULL:
+		return 4;
+	case JSON_FALSE:
+		return 5;
+	default: /* reals: however jansson writes them */
+		return json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+	}
+}
+
 int jw_check_object(const json_t *j, const char *what, struct err *e)
 {
 	if (!json_is_object(j))

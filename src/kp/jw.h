@@ -76,6 +76,9 @@ int jw_str(const json_t *o, const char *name, const char *what,
 /* Parse JSON text: one object, no duplicate names, depth-limited. */
 int jw_parse_object(const char *text, size_t len, const char *what,
 		    json_t **ret, struct err *e);
+/* The length of json_dumpb(j, ..., JSON_COMPACT | JSON_PRESERVE_ORDER)
+ * (object keys in jansson's order), counted without writing anything. */
+size_t jw_compact_size(const json_t *j);
 /* What jw_parse_object checks after parsing: an object, nested at most
  * JW_JSON_MAX_DEPTH levels. -EBADMSG otherwise. */
 int jw_check_object(const json_t *j, const char *what, struct err *e);

@@ -737,9 +737,10 @@ int kp_parse_json(const json_t *root, struct kp **ret, struct err *e)
 
 	if (!root || !ret)
 		return err_set(e, EINVAL, "kp_parse_json: missing argument");
-	/* the same limits kp_parse applies to the text: size first (of the
-	 * compact text, counted without writing it), then the nesting */
-	len = json_dumpb(root, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	/* the same limits kp_parse applies to the text, in its order: size
+	 * first (of the compact text, counted without writing it), then the
+	 * nesting */
+	len = jw_compact_size(root);
 	if (len > KP_MAX_SIZE)
 		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len, KP_MAX_SIZE);
 	if ((r = jw_check_object(root, "KP", e)) < 0)

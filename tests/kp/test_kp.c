@@ -163,6 +163,8 @@ static int parse_json(const json_t *j)
 	struct kp *kp2 = NULL;
 	int r2;
 
+	/* its size is counted as json_dumpb writes it */
+	assert_int_equal(jw_compact_size(j), strlen(t));
 	/* kp_parse_json of the same value decides the same, for the same
 	 * reason */
 	r2 = kp_parse_json(j, &kp2, &e2);
@@ -1152,6 +1154,14 @@ static void test_kp_oversize(void **state)
 		json_decref(j);
 		j = json_array();
 		assert_int_equal(kp_parse_json(j, &kp, &e), -EBADMSG);
+		json_decref(j);
+		/* the size count is json_dumpb's, escapes and numbers too */
+		j = json_loads("{\"a\\\"\\u0001\\n\":[\"\\\\\\/\\u001f\\u007f\\u00e9\\t\",-12,0,"
+			       "1e-9,2.5,1E300,true,false,null,{},[],{\"\":\"\"}],\"b\":-9007199254740993}",
+			       0, NULL);
+		assert_non_null(j);
+		assert_int_equal(jw_compact_size(j),
+				 json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER));
 		json_decref(j);
 	}
 }
