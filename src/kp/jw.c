@@ -1018,6 +1018,37 @@ int jw_jws_verify(const json_t *jws, EVP_PKEY *pkey, const char *key_alg,
 
 /* ---- key agreement, key wrapping, content encryption ---- */
 
+/*
+ * Algorithms fetched once: EVP_aes_256_gcm() and friends make OpenSSL 3
+ * look the implementation up in its provider store at every init, and
+ * EVP_KDF_fetch did the same per Concat KDF. A fetched object is
+ * immutable and may be used from any thread. NULL (a provider without
+ * it) falls back to the per-call lookup, which then fails as it did.
+ */
+static EVP_CIPHER *aes_gcm_fetched, *aes_kw_fetched;
+static EVP_KDF *sskdf_fetched;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_algorithms(void)
+{
+	aes_gcm_fetched = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	aes_kw_fetched = EVP_CIPHER_fetch(NULL, "AES-256-WRAP", NULL);
+	sskdf_fetched = EVP_KDF_fetch(NULL, "SSKDF", NULL);
+	ERR_clear_error();
+}
+
+static const EVP_CIPHER *aes_gcm(void)
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	return aes_gcm_fetched ? aes_gcm_fetched : EVP_aes_256_gcm();
+}
+
+static const EVP_CIPHER *aes_kw(void)
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	return aes_kw_fetched ? aes_kw_fetched : EVP_aes_256_wrap();
+}
+
 int jw_random(void *out, size_t n, struct err *e)
 {
 	if (RAND_bytes(out, (int)n) != 1) {
@@ -1168,8 +1199,11 @@ int jw_concat_kdf(const uint8_t *z, size_t z_len, const char *alg_id,
 						      (void *)z, z_len);
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, o);
 	params[3] = OSSL_PARAM_construct_end();
-	kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
-	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	pthread_once(&fetch_once, fetch_algorithms);
+	if (sskdf_fetched)
+		ctx = EVP_KDF_CTX_new(sskdf_fetched);
+	else if ((kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL)))
+		ctx = EVP_KDF_CTX_new(kdf);
 	if (!ctx || EVP_KDF_derive(ctx, out, JW_CEK_SIZE, params) != 1) {
 		ERR_clear_error();
 		return err_set(e, EIO, "Concat KDF (SSKDF) failed");
@@ -1186,7 +1220,7 @@ static int aeskw(bool wrap, const uint8_t kek[JW_CEK_SIZE], const uint8_t *in,
 	if (!c)
 		return err_set(e, ENOMEM, "out of memory");
 	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	if (EVP_CipherInit_ex(c, EVP_aes_256_wrap(), NULL, kek, NULL, wrap) != 1 ||
+	if (EVP_CipherInit_ex(c, aes_kw(), NULL, kek, NULL, wrap) != 1 ||
 	    EVP_CipherUpdate(c, out, &l1, in, (int)in_len) != 1 || l1 <= 0 ||
 	    EVP_CipherFinal_ex(c, out + l1, &l2) != 1) {
 		ERR_clear_error();
@@ -1355,7 +1389,7 @@ int jw_gcm_encrypt(const uint8_t key[JW_CEK_SIZE], const uint8_t iv[JW_IV_SIZE],
 	int l = 0;
 
 	if (!c || pt_len > INT32_MAX || aad_len > INT32_MAX ||
-	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
+	    EVP_EncryptInit_ex(c, aes_gcm(), NULL, key, iv) != 1 ||
 	    EVP_EncryptUpdate(c, NULL, &l, (const uint8_t *)aad, (int)aad_len) != 1 ||
 	    (pt_len && EVP_EncryptUpdate(c, ct, &l, pt, (int)pt_len) != 1) ||
 	    EVP_EncryptFinal_ex(c, ct + (pt_len ? (size_t)l : 0), &l) != 1 ||
@@ -1377,7 +1411,7 @@ int jw_gcm_decrypt(const uint8_t key[JW_CEK_SIZE], const uint8_t iv[JW_IV_SIZE],
 
 	memcpy(t, tag, sizeof(t));
 	if (!c || ct_len > INT32_MAX || aad_len > INT32_MAX ||
-	    EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
+	    EVP_DecryptInit_ex(c, aes_gcm(), NULL, key, iv) != 1 ||
 	    EVP_DecryptUpdate(c, NULL, &l, (const uint8_t *)aad, (int)aad_len) != 1 ||
 	    (ct_len && EVP_DecryptUpdate(c, pt, &l, ct, (int)ct_len) != 1) ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, JW_TAG_SIZE, t) != 1) {

@@ -192,6 +192,22 @@ static int get_b64_exact(const json_t *o, const char *name, const char *what,
 
 /* ---- digest ---- */
 
+static EVP_MD *sha256_fetched;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ERR_clear_error();
+}
+
+/* SHA-256 fetched once (EVP_sha256() is looked up at every init). */
+static const EVP_MD *sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_fetched ? sha256_fetched : EVP_sha256();
+}
+
 static int compute_digest(const json_t *desc, const json_t *wrap,
 			  uint8_t out[KP_DIGEST_SIZE], struct err *e)
 {
@@ -208,7 +224,7 @@ static int compute_digest(const json_t *desc, const json_t *wrap,
 	static const char seps[] = "..|...";
 	unsigned int len = 0;
 
-	if (!m || EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1)
+	if (!m || EVP_DigestInit_ex(m, sha256(), NULL) != 1)
 		goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
 		if (!parts[i])
