@@ -606,12 +606,68 @@ int jw_jwk_check(const json_t *jwk, bool priv, unsigned min_bits,
 	return 0;
 }
 
+/* A member fit for the thumbprint's fast path: a string of base64url
+ * characters (or a plain curve name), which JSON writes as it is. */
+static const char *thp_member(const json_t *jwk, const char *name)
+{
+	const json_t *v = json_object_get(jwk, name);
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+
+	if (!s || n == 0 || n > 2 * JW_RSA_MAX_BYTES || strlen(s) != n)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(b64_alphabet, s[i]))
+			return NULL;
+	return s;
+}
+
+/*
+ * RFC 7638 thumbprint: SHA-256 of the required members in lexicographic
+ * order, compact. For EC P-256/P-384 and RSA keys whose members are plain
+ * base64url (every key jw_jwk_check accepts) the JSON is written here
+ * directly, which is byte for byte what libjose writes (json_dumps with
+ * JSON_SORT_KEYS | JSON_COMPACT of the same members: no character of
+ * these needs escaping); anything else goes to jose_jwk_thp_buf as before.
+ */
 int jw_thumbprint(const json_t *jwk, char out[JW_KID_MAX], struct err *e)
 {
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	const char *crv = NULL, *a = NULL, *b = NULL;
+	_cleanup_free_ char *buf = NULL;
 	uint8_t thp[32];
+	unsigned int len = 0;
+	int n = -1;
 
-	if (jose_jwk_thp_buf(NULL, jwk, "S256", thp, sizeof(thp)) != sizeof(thp))
+	if (kty && streq(kty, "EC")) {
+		crv = json_string_value(json_object_get(jwk, "crv"));
+		if (crv && (streq(crv, "P-256") || streq(crv, "P-384"))) {
+			a = thp_member(jwk, "x");
+			b = thp_member(jwk, "y");
+		}
+	} else if (kty && streq(kty, "RSA")) {
+		a = thp_member(jwk, "e");
+		b = thp_member(jwk, "n");
+	}
+	if (a && b) {
+		size_t max = strlen(a) + strlen(b) + 64;
+
+		buf = malloc(max);
+		if (!buf)
+			return err_set(e, ENOMEM, "out of memory");
+		n = crv ? snprintf(buf, max, "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+				   crv, a, b) :
+			  snprintf(buf, max, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", a, b);
+	}
+	if (n > 0 && (size_t)n < strlen(a) + strlen(b) + 64) {
+		if (EVP_Digest(buf, (size_t)n, thp, &len, EVP_sha256(), NULL) != 1 ||
+		    len != sizeof(thp)) {
+			ERR_clear_error();
+			return err_set(e, EIO, "SHA-256 failed");
+		}
+	} else if (jose_jwk_thp_buf(NULL, jwk, "S256", thp, sizeof(thp)) != sizeof(thp)) {
 		return err_set(e, EBADMSG, "JWK lacks the members RFC 7638 needs");
+	}
 	jw_b64_encode_to(thp, sizeof(thp), out);
 	return 0;
 }

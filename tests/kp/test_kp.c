@@ -750,6 +750,46 @@ static void test_ec_points(void **state)
 	}
 }
 
+/* jw_thumbprint writes the RFC 7638 JSON itself for plain EC and RSA
+ * keys: always what libjose computes. */
+static void test_thumbprint_as_libjose(void **state)
+{
+	static const char *const tmpls[] = {
+		"{\"kty\":\"EC\",\"crv\":\"P-256\"}",
+		"{\"kty\":\"EC\",\"crv\":\"P-384\"}",
+		"{\"kty\":\"EC\",\"crv\":\"P-521\"}",
+		"{\"kty\":\"RSA\",\"bits\":2048}",
+		"{\"kty\":\"oct\",\"bytes\":32}",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(tmpls); i++) {
+		json_t *jwk = json_loads(tmpls[i], 0, NULL);
+		struct err e = { { 0 } };
+		char ours[JW_KID_MAX], want[JW_KID_MAX];
+		uint8_t thp[32];
+
+		assert_non_null(jwk);
+		assert_true(jose_jwk_gen(NULL, jwk));
+		json_object_set_new(jwk, "kid", json_string("extra members are ignored"));
+		for (int variant = 0; variant < 3; variant++) {
+			if (variant == 1 && json_object_get(jwk, "kty") &&
+			    json_object_get(jwk, "x"))
+				/* not base64url: libjose's path */
+				json_object_set_new(jwk, "x", json_string("a+b/\"c"));
+			if (variant == 2 && json_object_get(jwk, "n"))
+				json_object_set_new(jwk, "e", json_string("AQAB\u00e9"));
+			assert_int_equal(jose_jwk_thp_buf(NULL, jwk, "S256", thp, sizeof(thp)),
+					 sizeof(thp));
+			jw_b64_encode_to(thp, sizeof(thp), want);
+			assert_int_equal(jw_thumbprint(jwk, ours, &e), 0);
+			assert_string_equal(ours, want);
+		}
+		json_object_del(jwk, "kty");
+		assert_int_equal(jw_thumbprint(jwk, ours, &e), -EBADMSG);
+		json_decref(jwk);
+	}
+}
+
 static void test_kp_seal_by_stranger(void **state)
 {
 	/* a roll whose seal a non-listed key signed (crafted with the
@@ -1516,6 +1556,7 @@ int main(void)
 		cmocka_unit_test(test_kp_roll),
 		cmocka_unit_test(test_kp_descriptor_cache),
 		cmocka_unit_test(test_ec_points),
+		cmocka_unit_test(test_thumbprint_as_libjose),
 		cmocka_unit_test(test_kp_seal_by_stranger),
 		cmocka_unit_test(test_kp_grant_revoke),
 		cmocka_unit_test(test_kp_create_refusals),
