@@ -1114,6 +1114,59 @@ int jw_random(void *out, size_t n, struct err *e)
 	return 0;
 }
 
+/*
+ * Ephemeral keys: a keygen context per thread and curve, made once from
+ * the curve's parameters key (jw_ec_pub) and used for every key after, so
+ * that each key does not set up (and tear down) a context and copy the
+ * curve into it. Contexts are not shared between threads; a thread's are
+ * freed when it ends. They hold no key material between calls.
+ */
+static pthread_key_t keygen_key;
+static pthread_once_t keygen_once = PTHREAD_ONCE_INIT;
+static bool keygen_key_ok;
+
+static void keygen_ctxs_free(void *p)
+{
+	EVP_PKEY_CTX **c = p;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ec_params); i++)
+		EVP_PKEY_CTX_free(c[i]);
+	free(c);
+}
+
+static void keygen_key_make(void)
+{
+	keygen_key_ok = pthread_key_create(&keygen_key, keygen_ctxs_free) == 0;
+}
+
+/* NULL: use a context of its own (no memory, no parameters key). */
+static EVP_PKEY_CTX *keygen_ctx(size_t curve)
+{
+	EVP_PKEY_CTX **c;
+
+	pthread_once(&ec_params_once, ec_params_make);
+	pthread_once(&keygen_once, keygen_key_make);
+	if (!keygen_key_ok || !ec_params[curve])
+		return NULL;
+	c = pthread_getspecific(keygen_key);
+	if (!c) {
+		c = calloc(ARRAY_SIZE(ec_params), sizeof(*c));
+		if (!c || pthread_setspecific(keygen_key, c) != 0) {
+			free(c);
+			return NULL;
+		}
+	}
+	if (!c[curve]) {
+		c[curve] = EVP_PKEY_CTX_new_from_pkey(NULL, ec_params[curve], NULL);
+		if (c[curve] && EVP_PKEY_keygen_init(c[curve]) != 1) {
+			EVP_PKEY_CTX_free(c[curve]);
+			c[curve] = NULL;
+		}
+		ERR_clear_error();
+	}
+	return c[curve];
+}
+
 int jw_ec_ephemeral(EVP_PKEY *pub, EVP_PKEY **ret_eph, json_t **ret_epk,
 		    struct err *e)
 {
@@ -1126,13 +1179,17 @@ int jw_ec_ephemeral(EVP_PKEY *pub, EVP_PKEY **ret_eph, json_t **ret_epk,
 		EVP_PKEY_get_bits(pub) == 384 ? 48 : 0;
 	if (!EVP_PKEY_is_a(pub, "EC") || !coord)
 		return err_set(e, EINVAL, "not an EC P-256/P-384 key");
-	/* keygen with the peer as template copies its curve instead of
-	 * building it again */
+	/* this thread's keygen context for the curve, else one with the
+	 * peer as template (which copies its curve instead of building it
+	 * again) */
 	{
+		EVP_PKEY_CTX *t = keygen_ctx(coord == 32 ? 0 : 1);
 		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *c =
-			EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
+			t ? NULL : EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
 
-		if (!c || EVP_PKEY_keygen_init(c) != 1 || EVP_PKEY_keygen(c, &eph) != 1)
+		if (t ? EVP_PKEY_keygen(t, &eph) != 1 :
+			(!c || EVP_PKEY_keygen_init(c) != 1 ||
+			 EVP_PKEY_keygen(c, &eph) != 1))
 			eph = NULL;
 	}
 	if (!eph ||
