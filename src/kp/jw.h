@@ -9,7 +9,8 @@
  * RSA transport keys cannot go through it; its base64url decoding is
  * lenient; and it accepts GCM tags of any length OpenSSL does. libjose is
  * still used where it is correct: key generation (jose_jwk_gen) and RFC
- * 7638 thumbprints (jose_jwk_thp_buf); the tests use it as an
+ * 7638 thumbprints of JWKs that are not plain EC/RSA (jose_jwk_thp_buf;
+ * jw_thumbprint writes the others itself); the tests use it as an
  * independent oracle (jose_jwe_dec, jose_jws_ver, jose_jwe_enc_jwk).
  *
  * Algorithms here, and nothing else:
