@@ -421,7 +421,8 @@ static int p256_pkey_cached(const uint8_t point[1 + 2 * ES256_COORD_SIZE],
  * (also into ret_point). Private members, if any, are ignored (only x and
  * y are read). */
 static int jwk_to_p256(const json_t *jwk, EVP_PKEY **ret,
-		       uint8_t ret_point[1 + 2 * ES256_COORD_SIZE], struct err *e)
+		       uint8_t ret_point[1 + 2 * ES256_COORD_SIZE],
+		       struct err *e)
 {
 	uint8_t point[1 + 2 * TOKEN_EC_MAX_COORD];
 	const char *kty = jwk_str(jwk, "kty"), *crv = jwk_str(jwk, "crv");
@@ -487,9 +488,12 @@ static int verified_find(uint64_t h, const uint8_t *point, const char *in,
 			 size_t n, const uint8_t *sig)
 {
 	for (int i = 0; i < TOKEN_VERIFIED_CACHE_SIZE; i++)
-		if (verified[i].in && verified[i].hash == h && verified[i].n == n &&
-		    memcmp(verified[i].point, point, sizeof(verified[i].point)) == 0 &&
-		    memcmp(verified[i].sig, sig, sizeof(verified[i].sig)) == 0 &&
+		if (verified[i].in && verified[i].hash == h &&
+		    verified[i].n == n &&
+		    memcmp(verified[i].point, point,
+			   sizeof(verified[i].point)) == 0 &&
+		    memcmp(verified[i].sig, sig, sizeof(verified[i].sig)) ==
+			    0 &&
 		    memcmp(verified[i].in, in, n) == 0)
 			return i;
 	return -1;

@@ -206,8 +206,8 @@ static size_t dumped_string_len(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
-		    c == '\r' || c == '\t')
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' ||
+		    c == '\n' || c == '\r' || c == '\t')
 			len += 1;
 		else if (c < 0x20)
 			len += 5; /* \u00XX */
@@ -233,9 +233,11 @@ size_t jw_compact_size(const json_t *j)
 			n += (i ? 1 : 0) + jw_compact_size(v);
 		return n + 2;
 	case JSON_STRING:
-		return dumped_string_len(json_string_value(j), json_string_length(j));
+		return dumped_string_len(json_string_value(j),
+					 json_string_length(j));
 	case JSON_INTEGER:
-		return (size_t)snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+		return (size_t)snprintf(buf, sizeof(buf),
+					"%" JSON_INTEGER_FORMAT,
 					json_integer_value(j));
 	case JSON_TRUE:
 	case JSON_NULL:
@@ -252,8 +254,8 @@ int jw_check_object(const json_t *j, const char *what, struct err *e)
 	if (!json_is_object(j))
 		return err_set(e, EBADMSG, "%s is not a JSON object", what);
 	if (json_depth(j) > JW_JSON_MAX_DEPTH)
-		return err_set(e, EBADMSG, "%s nests deeper than %d levels", what,
-			       JW_JSON_MAX_DEPTH);
+		return err_set(e, EBADMSG, "%s nests deeper than %d levels",
+			       what, JW_JSON_MAX_DEPTH);
 	return 0;
 }
 
@@ -362,15 +364,18 @@ static void ec_params_make(void)
 		char group[8];
 		OSSL_PARAM params[2];
 
-		snprintf(group, sizeof(group), "%s", group_name(i == 0 ? 32 : 48));
-		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-							     group, 0);
+		snprintf(group, sizeof(group), "%s",
+			 group_name(i == 0 ? 32 : 48));
+		params[0] =
+			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+							 group, 0);
 		params[1] = OSSL_PARAM_construct_end();
 		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 		if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-		    EVP_PKEY_fromdata(ctx, &ec_params[i], EVP_PKEY_KEY_PARAMETERS,
-				      params) != 1)
-			ec_params[i] = NULL; /* jw_ec_pub builds each key itself */
+		    EVP_PKEY_fromdata(ctx, &ec_params[i],
+				      EVP_PKEY_KEY_PARAMETERS, params) != 1)
+			ec_params[i] = NULL; /* jw_ec_pub builds each key itself
+					      */
 	}
 	ERR_clear_error();
 }
@@ -384,14 +389,17 @@ int jw_ec_pub(const uint8_t *point, size_t len, EVP_PKEY **ret, struct err *e)
 	OSSL_PARAM params[3];
 
 	if ((len != 65 && len != 97) || point[0] != 0x04)
-		return err_set(e, EBADMSG, "EC point of %zu bytes is not an uncompressed P-256/P-384 point",
-			       len);
+		return err_set(
+			e, EBADMSG,
+			"EC point of %zu bytes is not an uncompressed P-256/P-384 point",
+			len);
 	snprintf(group, sizeof(group), "%s", group_name((len - 1) / 2));
 	pthread_once(&ec_params_once, ec_params_make);
 	tmpl = ec_params[len == 65 ? 0 : 1];
 	if (tmpl) {
 		pkey = EVP_PKEY_dup(tmpl);
-		if (!pkey || EVP_PKEY_set1_encoded_public_key(pkey, point, len) != 1) {
+		if (!pkey ||
+		    EVP_PKEY_set1_encoded_public_key(pkey, point, len) != 1) {
 			EVP_PKEY_free(pkey);
 			ERR_clear_error();
 			return err_set(e, EBADMSG, "not a point on %s", group);
@@ -655,17 +663,22 @@ int jw_thumbprint(const json_t *jwk, char out[JW_KID_MAX], struct err *e)
 		buf = malloc(max);
 		if (!buf)
 			return err_set(e, ENOMEM, "out of memory");
-		n = crv ? snprintf(buf, max, "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+		n = crv ? snprintf(buf, max,
+				   "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
 				   crv, a, b) :
-			  snprintf(buf, max, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", a, b);
+			  snprintf(buf, max,
+				   "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}",
+				   a, b);
 	}
 	if (n > 0 && (size_t)n < strlen(a) + strlen(b) + 64) {
-		if (EVP_Digest(buf, (size_t)n, thp, &len, EVP_sha256(), NULL) != 1 ||
+		if (EVP_Digest(buf, (size_t)n, thp, &len, EVP_sha256(), NULL) !=
+			    1 ||
 		    len != sizeof(thp)) {
 			ERR_clear_error();
 			return err_set(e, EIO, "SHA-256 failed");
 		}
-	} else if (jose_jwk_thp_buf(NULL, jwk, "S256", thp, sizeof(thp)) != sizeof(thp)) {
+	} else if (jose_jwk_thp_buf(NULL, jwk, "S256", thp, sizeof(thp)) !=
+		   sizeof(thp)) {
 		return err_set(e, EBADMSG, "JWK lacks the members RFC 7638 needs");
 	}
 	jw_b64_encode_to(thp, sizeof(thp), out);
@@ -1157,7 +1170,8 @@ static EVP_PKEY_CTX *keygen_ctx(size_t curve)
 		}
 	}
 	if (!c[curve]) {
-		c[curve] = EVP_PKEY_CTX_new_from_pkey(NULL, ec_params[curve], NULL);
+		c[curve] = EVP_PKEY_CTX_new_from_pkey(NULL, ec_params[curve],
+						      NULL);
 		if (c[curve] && EVP_PKEY_keygen_init(c[curve]) != 1) {
 			EVP_PKEY_CTX_free(c[curve]);
 			c[curve] = NULL;
@@ -1503,10 +1517,12 @@ int jw_gcm_encrypt(const uint8_t key[JW_CEK_SIZE], const uint8_t iv[JW_IV_SIZE],
 
 	if (!c || pt_len > INT32_MAX || aad_len > INT32_MAX ||
 	    EVP_EncryptInit_ex(c, aes_gcm(), NULL, key, iv) != 1 ||
-	    EVP_EncryptUpdate(c, NULL, &l, (const uint8_t *)aad, (int)aad_len) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &l, (const uint8_t *)aad,
+			      (int)aad_len) != 1 ||
 	    (pt_len && EVP_EncryptUpdate(c, ct, &l, pt, (int)pt_len) != 1) ||
 	    EVP_EncryptFinal_ex(c, ct + (pt_len ? (size_t)l : 0), &l) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, JW_TAG_SIZE, tag) != 1) {
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, JW_TAG_SIZE, tag) !=
+		    1) {
 		ERR_clear_error();
 		return err_set(e, EIO, "A256GCM encryption failed");
 	}
@@ -1525,7 +1541,8 @@ int jw_gcm_decrypt(const uint8_t key[JW_CEK_SIZE], const uint8_t iv[JW_IV_SIZE],
 	memcpy(t, tag, sizeof(t));
 	if (!c || ct_len > INT32_MAX || aad_len > INT32_MAX ||
 	    EVP_DecryptInit_ex(c, aes_gcm(), NULL, key, iv) != 1 ||
-	    EVP_DecryptUpdate(c, NULL, &l, (const uint8_t *)aad, (int)aad_len) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &l, (const uint8_t *)aad,
+			      (int)aad_len) != 1 ||
 	    (ct_len && EVP_DecryptUpdate(c, pt, &l, ct, (int)ct_len) != 1) ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, JW_TAG_SIZE, t) != 1) {
 		ERR_clear_error();

@@ -352,10 +352,10 @@ static int parse_descriptor_full(struct kp *kp, const json_t *desc,
 #define KP_DESC_CACHE_MAX_BYTES (16 * 1024)
 
 struct desc_entry {
-	unsigned refs;          /* under desc_cache_lock */
+	unsigned refs; /* under desc_cache_lock */
 	uint64_t hash, used;
-	size_t len[3];          /* protected, payload, signature */
-	char *bytes;            /* the three, one after the other */
+	size_t len[3]; /* protected, payload, signature */
+	char *bytes;   /* the three, one after the other */
 	char vm_id[KP_VM_ID_LEN + 1];
 	enum kp_policy policy;
 	bool has_config;
@@ -381,7 +381,8 @@ struct desc_key {
 
 static bool desc_key_get(const json_t *desc, struct desc_key *k)
 {
-	static const char *const names[3] = { "protected", "payload", "signature" };
+	static const char *const names[3] = { "protected", "payload",
+					      "signature" };
 	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 
 	if (!json_is_object(desc) || json_object_size(desc) != 3)
@@ -411,7 +412,8 @@ static bool desc_key_equal(const struct desc_entry *d, const struct desc_key *k)
 	if (d->hash != k->hash)
 		return false;
 	for (size_t i = 0; i < 3; i++) {
-		if (d->len[i] != k->len[i] || memcmp(p, k->part[i], k->len[i]) != 0)
+		if (d->len[i] != k->len[i] ||
+		    memcmp(p, k->part[i], k->len[i]) != 0)
 			return false;
 		p += d->len[i];
 	}
@@ -740,7 +742,8 @@ int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e)
 	if (!text || !ret)
 		return err_set(e, EINVAL, "kp_parse: missing argument");
 	if (len > KP_MAX_SIZE)
-		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len, KP_MAX_SIZE);
+		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len,
+			       KP_MAX_SIZE);
 	if ((r = jw_parse_object(text, len, "KP", &root, e)) < 0)
 		return r;
 	return parse_root(root, ret, e);
@@ -758,7 +761,8 @@ int kp_parse_json(const json_t *root, struct kp **ret, struct err *e)
 	 * nesting */
 	len = jw_compact_size(root);
 	if (len > KP_MAX_SIZE)
-		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len, KP_MAX_SIZE);
+		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len,
+			       KP_MAX_SIZE);
 	if ((r = jw_check_object(root, "KP", e)) < 0)
 		return r;
 	return parse_root(json_incref((json_t *)root), ret, e);
@@ -999,8 +1003,8 @@ static json_t *make_seal(const struct guardian *signer, const char *vm_id,
  * its digest */
 static int assemble_json(json_t *desc, json_t *wrap,
 			 const struct guardian *signer, const char *vm_id,
-			 uint64_t gen, json_t **ret, uint8_t digest[KP_DIGEST_SIZE],
-			 struct err *e)
+			 uint64_t gen, json_t **ret,
+			 uint8_t digest[KP_DIGEST_SIZE], struct err *e)
 {
 	json_t *seal, *top;
 	int r;
@@ -1187,8 +1191,7 @@ int kp_roll_json(const struct kp *kp, const struct guardian *signer,
 }
 
 int kp_roll(const struct kp *kp, const struct guardian *signer,
-	    const uint8_t next_tk[KP_TK_SIZE], char **ret_text,
-	    struct err *e)
+	    const uint8_t next_tk[KP_TK_SIZE], char **ret_text, struct err *e)
 {
 	_cleanup_(json_decrefp) json_t *top = NULL;
 	uint8_t digest[KP_DIGEST_SIZE];

@@ -171,7 +171,8 @@ static int parse_json(const json_t *j)
 	assert_int_equal(r2, r);
 	assert_string_equal(e2.msg, e.msg);
 	if (r == 0) {
-		assert_memory_equal(kp_digest(kp), kp_digest(kp2), KP_DIGEST_SIZE);
+		assert_memory_equal(kp_digest(kp), kp_digest(kp2),
+				    KP_DIGEST_SIZE);
 		assert_string_equal(kp_sealed_by(kp), kp_sealed_by(kp2));
 		assert_int_equal(kp_generation(kp), kp_generation(kp2));
 		kp_free(kp);
@@ -670,14 +671,16 @@ static void test_kp_descriptor_cache(void **state)
 	kp_free(again);
 	/* the same strings with another member beside them: refused */
 	assert_int_equal(json_object_set_new(json_object_get(j, "descriptor"),
-					     "extra", json_string("x")), 0);
+					     "extra", json_string("x")),
+			 0);
 	assert_int_equal(parse_json(j), -EBADMSG);
 	json_decref(j);
 	/* the same payload and header with another signature: refused */
 	j = load(text);
 	{
 		json_t *d = json_object_get(j, "descriptor");
-		char *sig = strdup(json_string_value(json_object_get(d, "signature")));
+		char *sig = strdup(
+			json_string_value(json_object_get(d, "signature")));
 
 		sig[5] = sig[5] == 'A' ? 'B' : 'A';
 		json_object_set_new(d, "signature", json_string(sig));
@@ -689,8 +692,10 @@ static void test_kp_descriptor_cache(void **state)
 	for (int i = 0; i < 300; i++) {
 		char *t = NULL;
 
-		assert_int_equal(kp_create(owner, gs, 1, VM_ID, KP_POLICY_SHIELDED,
-					   NULL, tk0, 0, NOW + i, &t, &e), 0);
+		assert_int_equal(kp_create(owner, gs, 1, VM_ID,
+					   KP_POLICY_SHIELDED, NULL, tk0, 0,
+					   NOW + i, &t, &e),
+				 0);
 		k = parse_ok(t);
 		kp_free(k);
 		free(t);
@@ -712,7 +717,8 @@ static void test_ec_points(void **state)
 
 	for (size_t c = 0; c < 2; c++) {
 		struct err e = { { 0 } };
-		json_t *priv = json_pack("{s:s, s:s}", "kty", "EC", "crv", crvs[c]);
+		json_t *priv =
+			json_pack("{s:s, s:s}", "kty", "EC", "crv", crvs[c]);
 		uint8_t point[JW_EC_POINT_MAX];
 		size_t coord = c == 0 ? 32 : 48, len;
 		EVP_PKEY *pk = NULL;
@@ -722,28 +728,42 @@ static void test_ec_points(void **state)
 		assert_non_null(priv);
 		assert_true(jose_jwk_gen(NULL, priv));
 		point[0] = 0x04;
-		assert_int_equal(jw_b64_decode(json_string_value(json_object_get(priv, "x")),
-					       json_string_length(json_object_get(priv, "x")),
-					       point + 1, coord, &len), 0);
-		assert_int_equal(jw_b64_decode(json_string_value(json_object_get(priv, "y")),
-					       json_string_length(json_object_get(priv, "y")),
-					       point + 1 + coord, coord, &len), 0);
+		assert_int_equal(jw_b64_decode(json_string_value(
+						       json_object_get(priv,
+								       "x")),
+					       json_string_length(
+						       json_object_get(priv,
+								       "x")),
+					       point + 1, coord, &len),
+				 0);
+		assert_int_equal(jw_b64_decode(json_string_value(
+						       json_object_get(priv,
+								       "y")),
+					       json_string_length(
+						       json_object_get(priv,
+								       "y")),
+					       point + 1 + coord, coord, &len),
+				 0);
 		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e), 0);
 		assert_int_equal(EVP_PKEY_get_bits(pk), (int)(8 * coord));
 		EVP_PKEY_free(pk);
 		point[2 * coord] ^= 1; /* y + or - 1: off the curve */
-		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e), -EBADMSG);
+		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e),
+				 -EBADMSG);
 		point[2 * coord] ^= 1;
 		point[0] = 0x02; /* compressed: not taken */
-		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e), -EBADMSG);
-		assert_int_equal(jw_ec_pub(point, 1 + coord, &pk, &e), -EBADMSG);
+		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e),
+				 -EBADMSG);
+		assert_int_equal(jw_ec_pub(point, 1 + coord, &pk, &e),
+				 -EBADMSG);
 		/* a transport key off the curve is not sealed to */
 		point[2 * coord] ^= 1;
-		pub = json_pack("{s:s, s:s, s:O, s:o}", "kty", "EC", "crv", crvs[c], "x",
-				json_object_get(priv, "x"), "y",
+		pub = json_pack("{s:s, s:s, s:O, s:o}", "kty", "EC", "crv",
+				crvs[c], "x", json_object_get(priv, "x"), "y",
 				jw_b64_json(point + 1 + coord, coord));
 		assert_non_null(pub);
-		assert_true(seal_to_jwk(pub, (const uint8_t *)"x", 1, &jwe, &e) < 0);
+		assert_true(seal_to_jwk(pub, (const uint8_t *)"x", 1, &jwe,
+					&e) < 0);
 		assert_null(jwe);
 		json_decref(pub);
 		json_decref(priv);
@@ -770,15 +790,19 @@ static void test_thumbprint_as_libjose(void **state)
 
 		assert_non_null(jwk);
 		assert_true(jose_jwk_gen(NULL, jwk));
-		json_object_set_new(jwk, "kid", json_string("extra members are ignored"));
+		json_object_set_new(jwk, "kid",
+				    json_string("extra members are ignored"));
 		for (int variant = 0; variant < 3; variant++) {
 			if (variant == 1 && json_object_get(jwk, "kty") &&
 			    json_object_get(jwk, "x"))
 				/* not base64url: libjose's path */
-				json_object_set_new(jwk, "x", json_string("a+b/\"c"));
+				json_object_set_new(jwk, "x",
+						    json_string("a+b/\"c"));
 			if (variant == 2 && json_object_get(jwk, "n"))
-				json_object_set_new(jwk, "e", json_string("AQAB\u00e9"));
-			assert_int_equal(jose_jwk_thp_buf(NULL, jwk, "S256", thp, sizeof(thp)),
+				json_object_set_new(jwk, "e",
+						    json_string("AQAB\u00e9"));
+			assert_int_equal(jose_jwk_thp_buf(NULL, jwk, "S256",
+							  thp, sizeof(thp)),
 					 sizeof(thp));
 			jw_b64_encode_to(thp, sizeof(thp), want);
 			assert_int_equal(jw_thumbprint(jwk, ours, &e), 0);
@@ -1196,12 +1220,15 @@ static void test_kp_oversize(void **state)
 		assert_int_equal(kp_parse_json(j, &kp, &e), -EBADMSG);
 		json_decref(j);
 		/* the size count is json_dumpb's, escapes and numbers too */
-		j = json_loads("{\"a\\\"\\u0001\\n\":[\"\\\\\\/\\u001f\\u007f\\u00e9\\t\",-12,0,"
-			       "1e-9,2.5,1E300,true,false,null,{},[],{\"\":\"\"}],\"b\":-9007199254740993}",
-			       0, NULL);
+		j = json_loads(
+			"{\"a\\\"\\u0001\\n\":[\"\\\\\\/\\u001f\\u007f\\u00e9\\t\",-12,0,"
+			"1e-9,2.5,1E300,true,false,null,{},[],{\"\":\"\"}],\"b\":-9007199254740993}",
+			0, NULL);
 		assert_non_null(j);
 		assert_int_equal(jw_compact_size(j),
-				 json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER));
+				 json_dumpb(j, NULL, 0,
+					    JSON_COMPACT |
+						    JSON_PRESERVE_ORDER));
 		json_decref(j);
 	}
 }

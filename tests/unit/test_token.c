@@ -733,7 +733,8 @@ static void test_verified_cache(void **state)
 	{
 		struct token_claims got = { 0 };
 
-		assert_int_equal(token_verify(jwks, jwt, c.exp + TOKEN_MAX_CLOCK_SKEW + 1,
+		assert_int_equal(token_verify(jwks, jwt,
+					      c.exp + TOKEN_MAX_CLOCK_SKEW + 1,
 					      &got, &e),
 				 -ETIME);
 		token_claims_clear(&got);
