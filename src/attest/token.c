@@ -417,9 +417,12 @@ static int p256_pkey_cached(const uint8_t point[1 + 2 * ES256_COORD_SIZE],
 	return 0;
 }
 
-/* An ES256 verification key from a JWK Set entry: EC P-256 public point.
- * Private members, if any, are ignored (only x and y are read). */
-static int jwk_to_p256(const json_t *jwk, EVP_PKEY **ret, struct err *e)
+/* An ES256 verification key from a JWK Set entry: EC P-256 public point
+ * (also into ret_point). Private members, if any, are ignored (only x and
+ * y are read). */
+static int jwk_to_p256(const json_t *jwk, EVP_PKEY **ret,
+		       uint8_t ret_point[1 + 2 * ES256_COORD_SIZE],
+		       struct err *e)
 {
 	uint8_t point[1 + 2 * TOKEN_EC_MAX_COORD];
 	const char *kty = jwk_str(jwk, "kty"), *crv = jwk_str(jwk, "crv");
@@ -437,7 +440,112 @@ static int jwk_to_p256(const json_t *jwk, EVP_PKEY **ret, struct err *e)
 	if ((r = jwk_ec_xy(jwk, crv, ES256_COORD_SIZE, point, e)) < 0 ||
 	    (r = p256_pkey_cached(point, ret, e)) < 0)
 		err_prefix(e, "signing key");
+	else
+		memcpy(ret_point, point, 1 + 2 * ES256_COORD_SIZE);
 	return r;
+}
+
+/*
+ * Signatures that verified, by their exact bytes: the key's point, the
+ * signing input (header.payload) and r || s. A host presents the same
+ * token at every start until it expires, so hgsd would check the same
+ * ES256 signature again each time; the result depends on those bytes
+ * only. A hit stands for that one check: the key is still looked up in
+ * the JWK Set given to token_verify (kid, kty, crv, alg, use) and every
+ * claim (exp, nbf, ...) is still checked at every call. Only successes
+ * are kept; a token whose signing input is over TOKEN_VERIFIED_MAX bytes
+ * is not; at most TOKEN_VERIFIED_CACHE_SIZE, least recently used out.
+ */
+#define TOKEN_VERIFIED_CACHE_SIZE 256
+#define TOKEN_VERIFIED_MAX 4096
+
+static struct {
+	uint64_t hash, used;
+	uint8_t point[1 + 2 * ES256_COORD_SIZE];
+	uint8_t sig[ES256_SIG_SIZE];
+	size_t n;
+	char *in; /* NULL: free slot */
+} verified[TOKEN_VERIFIED_CACHE_SIZE];
+static uint64_t verified_clock;
+static pthread_mutex_t verified_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t verified_hash(const uint8_t *point, const char *in, size_t n,
+			      const uint8_t *sig)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (size_t i = 0; i < 1 + 2 * ES256_COORD_SIZE; i++)
+		h = (h ^ point[i]) * 1099511628211ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)in[i]) * 1099511628211ull;
+	for (size_t i = 0; i < ES256_SIG_SIZE; i++)
+		h = (h ^ sig[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The slot holding exactly these bytes, or -1 (under verified_lock). */
+static int verified_find(uint64_t h, const uint8_t *point, const char *in,
+			 size_t n, const uint8_t *sig)
+{
+	for (int i = 0; i < TOKEN_VERIFIED_CACHE_SIZE; i++)
+		if (verified[i].in && verified[i].hash == h &&
+		    verified[i].n == n &&
+		    memcmp(verified[i].point, point,
+			   sizeof(verified[i].point)) == 0 &&
+		    memcmp(verified[i].sig, sig, sizeof(verified[i].sig)) ==
+			    0 &&
+		    memcmp(verified[i].in, in, n) == 0)
+			return i;
+	return -1;
+}
+
+static bool verified_get(uint64_t h, const uint8_t *point, const char *in,
+			 size_t n, const uint8_t *sig)
+{
+	int i;
+
+	if (n > TOKEN_VERIFIED_MAX)
+		return false;
+	pthread_mutex_lock(&verified_lock);
+	i = verified_find(h, point, in, n, sig);
+	if (i >= 0)
+		verified[i].used = ++verified_clock;
+	pthread_mutex_unlock(&verified_lock);
+	return i >= 0;
+}
+
+static void verified_put(uint64_t h, const uint8_t *point, const char *in,
+			 size_t n, const uint8_t *sig)
+{
+	char *copy, *old = NULL;
+	int slot = 0;
+
+	if (n > TOKEN_VERIFIED_MAX || !(copy = malloc(n ? n : 1)))
+		return;
+	memcpy(copy, in, n);
+	pthread_mutex_lock(&verified_lock);
+	if (verified_find(h, point, in, n, sig) >= 0) {
+		pthread_mutex_unlock(&verified_lock);
+		free(copy);
+		return;
+	}
+	for (int i = 0; i < TOKEN_VERIFIED_CACHE_SIZE; i++) {
+		if (!verified[i].in) {
+			slot = i;
+			break;
+		}
+		if (verified[i].used < verified[slot].used)
+			slot = i;
+	}
+	old = verified[slot].in;
+	verified[slot].in = copy;
+	verified[slot].n = n;
+	verified[slot].hash = h;
+	verified[slot].used = ++verified_clock;
+	memcpy(verified[slot].point, point, sizeof(verified[slot].point));
+	memcpy(verified[slot].sig, sig, sizeof(verified[slot].sig));
+	pthread_mutex_unlock(&verified_lock);
+	free(old);
 }
 
 /*
@@ -1022,11 +1130,16 @@ static int es256_verify(const json_t *jwk, const char *in, size_t n,
 	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *m = NULL;
 	_cleanup_(ECDSA_SIG_freep) ECDSA_SIG *sig = NULL;
 	uint8_t der[ES256_DER_MAX], *p = der;
+	uint8_t point[1 + 2 * ES256_COORD_SIZE];
 	BIGNUM *r = NULL, *s = NULL;
 	int der_len, rc;
+	uint64_t h;
 
-	if ((rc = jwk_to_p256(jwk, &pkey, e)) < 0)
+	if ((rc = jwk_to_p256(jwk, &pkey, point, e)) < 0)
 		return rc;
+	h = verified_hash(point, in, n, raw);
+	if (verified_get(h, point, in, n, raw))
+		return 0;
 	sig = ECDSA_SIG_new();
 	r = BN_bin2bn(raw, ES256_COORD_SIZE, NULL);
 	s = BN_bin2bn(raw + ES256_COORD_SIZE, ES256_COORD_SIZE, NULL);
@@ -1051,6 +1164,7 @@ static int es256_verify(const json_t *jwk, const char *in, size_t n,
 	ERR_clear_error();
 	if (rc != 1)
 		return err_set(e, EKEYREJECTED, "token signature does not verify");
+	verified_put(h, point, in, n, raw);
 	return 0;
 }
 

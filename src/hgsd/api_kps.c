@@ -239,7 +239,6 @@ static int kps_check_body(struct http_request *rq, struct kps_req *q,
 			  const char **ret_jwt, uint8_t mac[KPS_MAC_SIZE])
 {
 	const json_t *tok, *kpj;
-	_cleanup_free_ char *text = NULL;
 	const char *key;
 	json_t *v;
 	struct err e = { 0 };
@@ -283,13 +282,14 @@ static int kps_check_body(struct http_request *rq, struct kps_req *q,
 					  "base64url",
 					  KPS_MAC_SIZE);
 	}
-	text = json_dumps(kpj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!text)
-		return -ENOMEM;
-	if (strlen(text) > KP_MAX_SIZE)
+	/* The body was parsed refusing duplicate names, so kp_parse_json
+	 * takes the parsed KP as it is (it checks the size of its text). */
+	r = kp_parse_json(kpj, &q->kp, &e);
+	if (r == -E2BIG &&
+	    json_dumpb(kpj, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER) >
+		    KP_MAX_SIZE)
 		return kps_refuse(rq, q, 400, "kp_malformed",
 				  "the KP is over %d bytes", KP_MAX_SIZE);
-	r = kp_parse(text, strlen(text), &q->kp, &e);
 	if (r == -ENOMEM)
 		return r;
 	if (r == -EKEYREJECTED)
@@ -466,14 +466,15 @@ static int kps_roll(struct http_request *rq, struct kps_req *q,
 		    const struct guardian *key, uint8_t next_tk[KP_TK_SIZE],
 		    json_t **ret_next, uint8_t next_digest[KP_DIGEST_SIZE])
 {
-	_cleanup_free_ char *text = NULL;
 	struct err e = { 0 };
-	json_t *next;
 	int r;
 
 	if (RAND_priv_bytes(next_tk, KP_TK_SIZE) != 1)
 		return -EIO;
-	r = kp_roll(q->kp, key, next_tk, &text, &e);
+	/* Our own output, as JSON for the answer, and its digest without
+	 * verifying the two signatures just made (the tests check it equals
+	 * what kp_parse computes). */
+	r = kp_roll_json(q->kp, key, next_tk, ret_next, next_digest, &e);
 	if (r == -EOVERFLOW)
 		return kps_refuse(rq, q, 409, "kp_generation_exhausted", "%s",
 				  err_str(&e));
@@ -482,18 +483,6 @@ static int kps_roll(struct http_request *rq, struct kps_req *q,
 			  "message", err_str(&e));
 		return r == -ENOMEM ? r : -EIO;
 	}
-	/* Our own output: its digest without verifying the two signatures
-	 * just made (the tests check it equals what kp_parse computes). */
-	r = kp_digest_unverified(text, strlen(text), next_digest, &e);
-	if (r < 0) {
-		log_event(LOG_LEVEL_ERROR, rq->rid, "kp_roll_failed", "{s:s}",
-			  "message", err_str(&e));
-		return -EIO;
-	}
-	next = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-	if (!next)
-		return -ENOMEM;
-	*ret_next = next;
 	return 0;
 }
 

@@ -180,6 +180,7 @@ int jw_parse_object(const char *text, size_t len, const char *what,
 {
 	json_error_t je;
 	json_t *j;
+	int r;
 
 	/* jansson parses recursively with its own depth limit (2048);
 	 * ours is much lower and checked right after. */
@@ -187,16 +188,74 @@ int jw_parse_object(const char *text, size_t len, const char *what,
 	if (!j)
 		return err_set(e, EBADMSG, "%s is not JSON: %s (at %d)", what,
 			       je.text, je.position);
-	if (!json_is_object(j)) {
+	if ((r = jw_check_object(j, what, e)) < 0) {
 		json_decref(j);
-		return err_set(e, EBADMSG, "%s is not a JSON object", what);
-	}
-	if (json_depth(j) > JW_JSON_MAX_DEPTH) {
-		json_decref(j);
-		return err_set(e, EBADMSG, "%s nests deeper than %d levels", what,
-			       JW_JSON_MAX_DEPTH);
+		return r;
 	}
 	*ret = j;
+	return 0;
+}
+
+/* Length of a string as json_dumpb writes it, quotes included (jansson
+ * escapes '"', '\\' and control characters, and nothing else without
+ * JSON_ENSURE_ASCII / JSON_ESCAPE_SLASH). */
+static size_t dumped_string_len(const char *s, size_t n)
+{
+	size_t len = n + 2;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' ||
+		    c == '\n' || c == '\r' || c == '\t')
+			len += 1;
+		else if (c < 0x20)
+			len += 5; /* \u00XX */
+	}
+	return len;
+}
+
+size_t jw_compact_size(const json_t *j)
+{
+	char buf[32];
+	const char *k;
+	json_t *v;
+	size_t n = 0, i;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)j, k, v)
+			n += (n ? 1 : 0) + dumped_string_len(k, strlen(k)) + 1 +
+			     jw_compact_size(v);
+		return n + 2;
+	case JSON_ARRAY:
+		json_array_foreach(j, i, v)
+			n += (i ? 1 : 0) + jw_compact_size(v);
+		return n + 2;
+	case JSON_STRING:
+		return dumped_string_len(json_string_value(j),
+					 json_string_length(j));
+	case JSON_INTEGER:
+		return (size_t)snprintf(buf, sizeof(buf),
+					"%" JSON_INTEGER_FORMAT,
+					json_integer_value(j));
+	case JSON_TRUE:
+	case JSON_NULL:
+		return 4;
+	case JSON_FALSE:
+		return 5;
+	default: /* reals: however jansson writes them */
+		return json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+	}
+}
+
+int jw_check_object(const json_t *j, const char *what, struct err *e)
+{
+	if (!json_is_object(j))
+		return err_set(e, EBADMSG, "%s is not a JSON object", what);
+	if (json_depth(j) > JW_JSON_MAX_DEPTH)
+		return err_set(e, EBADMSG, "%s nests deeper than %d levels",
+			       what, JW_JSON_MAX_DEPTH);
 	return 0;
 }
 
@@ -286,19 +345,69 @@ static const char *group_name(size_t coord)
 	return coord == 32 ? "P-256" : "P-384";
 }
 
+/*
+ * An EVP_PKEY made with EVP_PKEY_fromdata builds its curve from the name
+ * (an EC_GROUP with its Montgomery context, a modular inversion), which
+ * costs about as much as the ECDH it is then used for. A copy of a
+ * parameters-only key per curve, made once, already holds the curve; the
+ * point then goes in with EVP_PKEY_set1_encoded_public_key, which decodes
+ * it with the same EC_POINT_oct2point and refuses a point off the curve
+ * just as EVP_PKEY_fromdata does.
+ */
+static EVP_PKEY *ec_params[2]; /* P-256, P-384 */
+static pthread_once_t ec_params_once = PTHREAD_ONCE_INIT;
+
+static void ec_params_make(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ec_params); i++) {
+		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+		char group[8];
+		OSSL_PARAM params[2];
+
+		snprintf(group, sizeof(group), "%s",
+			 group_name(i == 0 ? 32 : 48));
+		params[0] =
+			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+							 group, 0);
+		params[1] = OSSL_PARAM_construct_end();
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+		    EVP_PKEY_fromdata(ctx, &ec_params[i],
+				      EVP_PKEY_KEY_PARAMETERS, params) != 1)
+			ec_params[i] = NULL; /* jw_ec_pub builds each key itself
+					      */
+	}
+	ERR_clear_error();
+}
+
 int jw_ec_pub(const uint8_t *point, size_t len, EVP_PKEY **ret, struct err *e)
 {
 	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
 	uint8_t buf[JW_EC_POINT_MAX];
 	char group[8];
-	EVP_PKEY *pkey = NULL;
+	EVP_PKEY *pkey = NULL, *tmpl;
 	OSSL_PARAM params[3];
 
 	if ((len != 65 && len != 97) || point[0] != 0x04)
-		return err_set(e, EBADMSG, "EC point of %zu bytes is not an uncompressed P-256/P-384 point",
-			       len);
-	memcpy(buf, point, len);
+		return err_set(
+			e, EBADMSG,
+			"EC point of %zu bytes is not an uncompressed P-256/P-384 point",
+			len);
 	snprintf(group, sizeof(group), "%s", group_name((len - 1) / 2));
+	pthread_once(&ec_params_once, ec_params_make);
+	tmpl = ec_params[len == 65 ? 0 : 1];
+	if (tmpl) {
+		pkey = EVP_PKEY_dup(tmpl);
+		if (!pkey ||
+		    EVP_PKEY_set1_encoded_public_key(pkey, point, len) != 1) {
+			EVP_PKEY_free(pkey);
+			ERR_clear_error();
+			return err_set(e, EBADMSG, "not a point on %s", group);
+		}
+		*ret = pkey;
+		return 0;
+	}
+	memcpy(buf, point, len);
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
 						     group, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
@@ -318,11 +427,12 @@ int jw_ec_pub(const uint8_t *point, size_t len, EVP_PKEY **ret, struct err *e)
  * Public keys from JWKs, cached by their point: building an EVP_PKEY
  * builds its curve (Montgomery contexts, a modular inversion), which costs
  * about as much as a signature check, and hgsd sees the same few owner and
- * guardian keys in KP after KP. Public data only; a small round-robin
+ * guardian keys in KP after KP, and the transport keys of the hosts it
+ * seals to. Public data only; a round-robin
  * table under a lock (the same approach as attest/token.c). Ephemeral
  * keys (epk) do not go through it.
  */
-#define JW_KEY_CACHE_SIZE 32
+#define JW_KEY_CACHE_SIZE 256
 
 static struct {
 	uint8_t point[JW_EC_POINT_MAX];
@@ -504,12 +614,73 @@ int jw_jwk_check(const json_t *jwk, bool priv, unsigned min_bits,
 	return 0;
 }
 
+/* A member fit for the thumbprint's fast path: a string of base64url
+ * characters (or a plain curve name), which JSON writes as it is. */
+static const char *thp_member(const json_t *jwk, const char *name)
+{
+	const json_t *v = json_object_get(jwk, name);
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+
+	if (!s || n == 0 || n > 2 * JW_RSA_MAX_BYTES || strlen(s) != n)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(b64_alphabet, s[i]))
+			return NULL;
+	return s;
+}
+
+/*
+ * RFC 7638 thumbprint: SHA-256 of the required members in lexicographic
+ * order, compact. For EC P-256/P-384 and RSA keys whose members are plain
+ * base64url (every key jw_jwk_check accepts) the JSON is written here
+ * directly, which is byte for byte what libjose writes (json_dumps with
+ * JSON_SORT_KEYS | JSON_COMPACT of the same members: no character of
+ * these needs escaping); anything else goes to jose_jwk_thp_buf as before.
+ */
 int jw_thumbprint(const json_t *jwk, char out[JW_KID_MAX], struct err *e)
 {
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	const char *crv = NULL, *a = NULL, *b = NULL;
+	_cleanup_free_ char *buf = NULL;
 	uint8_t thp[32];
+	unsigned int len = 0;
+	int n = -1;
 
-	if (jose_jwk_thp_buf(NULL, jwk, "S256", thp, sizeof(thp)) != sizeof(thp))
+	if (kty && streq(kty, "EC")) {
+		crv = json_string_value(json_object_get(jwk, "crv"));
+		if (crv && (streq(crv, "P-256") || streq(crv, "P-384"))) {
+			a = thp_member(jwk, "x");
+			b = thp_member(jwk, "y");
+		}
+	} else if (kty && streq(kty, "RSA")) {
+		a = thp_member(jwk, "e");
+		b = thp_member(jwk, "n");
+	}
+	if (a && b) {
+		size_t max = strlen(a) + strlen(b) + 64;
+
+		buf = malloc(max);
+		if (!buf)
+			return err_set(e, ENOMEM, "out of memory");
+		n = crv ? snprintf(buf, max,
+				   "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+				   crv, a, b) :
+			  snprintf(buf, max,
+				   "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}",
+				   a, b);
+	}
+	if (n > 0 && (size_t)n < strlen(a) + strlen(b) + 64) {
+		if (EVP_Digest(buf, (size_t)n, thp, &len, EVP_sha256(), NULL) !=
+			    1 ||
+		    len != sizeof(thp)) {
+			ERR_clear_error();
+			return err_set(e, EIO, "SHA-256 failed");
+		}
+	} else if (jose_jwk_thp_buf(NULL, jwk, "S256", thp, sizeof(thp)) !=
+		   sizeof(thp)) {
 		return err_set(e, EBADMSG, "JWK lacks the members RFC 7638 needs");
+	}
 	jw_b64_encode_to(thp, sizeof(thp), out);
 	return 0;
 }
@@ -916,6 +1087,37 @@ int jw_jws_verify(const json_t *jws, EVP_PKEY *pkey, const char *key_alg,
 
 /* ---- key agreement, key wrapping, content encryption ---- */
 
+/*
+ * Algorithms fetched once: EVP_aes_256_gcm() and friends make OpenSSL 3
+ * look the implementation up in its provider store at every init, and
+ * EVP_KDF_fetch did the same per Concat KDF. A fetched object is
+ * immutable and may be used from any thread. NULL (a provider without
+ * it) falls back to the per-call lookup, which then fails as it did.
+ */
+static EVP_CIPHER *aes_gcm_fetched, *aes_kw_fetched;
+static EVP_KDF *sskdf_fetched;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_algorithms(void)
+{
+	aes_gcm_fetched = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	aes_kw_fetched = EVP_CIPHER_fetch(NULL, "AES-256-WRAP", NULL);
+	sskdf_fetched = EVP_KDF_fetch(NULL, "SSKDF", NULL);
+	ERR_clear_error();
+}
+
+static const EVP_CIPHER *aes_gcm(void)
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	return aes_gcm_fetched ? aes_gcm_fetched : EVP_aes_256_gcm();
+}
+
+static const EVP_CIPHER *aes_kw(void)
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	return aes_kw_fetched ? aes_kw_fetched : EVP_aes_256_wrap();
+}
+
 int jw_random(void *out, size_t n, struct err *e)
 {
 	if (RAND_bytes(out, (int)n) != 1) {
@@ -923,6 +1125,60 @@ int jw_random(void *out, size_t n, struct err *e)
 		return err_set(e, EIO, "the random number generator failed");
 	}
 	return 0;
+}
+
+/*
+ * Ephemeral keys: a keygen context per thread and curve, made once from
+ * the curve's parameters key (jw_ec_pub) and used for every key after, so
+ * that each key does not set up (and tear down) a context and copy the
+ * curve into it. Contexts are not shared between threads; a thread's are
+ * freed when it ends. They hold no key material between calls.
+ */
+static pthread_key_t keygen_key;
+static pthread_once_t keygen_once = PTHREAD_ONCE_INIT;
+static bool keygen_key_ok;
+
+static void keygen_ctxs_free(void *p)
+{
+	EVP_PKEY_CTX **c = p;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ec_params); i++)
+		EVP_PKEY_CTX_free(c[i]);
+	free(c);
+}
+
+static void keygen_key_make(void)
+{
+	keygen_key_ok = pthread_key_create(&keygen_key, keygen_ctxs_free) == 0;
+}
+
+/* NULL: use a context of its own (no memory, no parameters key). */
+static EVP_PKEY_CTX *keygen_ctx(size_t curve)
+{
+	EVP_PKEY_CTX **c;
+
+	pthread_once(&ec_params_once, ec_params_make);
+	pthread_once(&keygen_once, keygen_key_make);
+	if (!keygen_key_ok || !ec_params[curve])
+		return NULL;
+	c = pthread_getspecific(keygen_key);
+	if (!c) {
+		c = calloc(ARRAY_SIZE(ec_params), sizeof(*c));
+		if (!c || pthread_setspecific(keygen_key, c) != 0) {
+			free(c);
+			return NULL;
+		}
+	}
+	if (!c[curve]) {
+		c[curve] = EVP_PKEY_CTX_new_from_pkey(NULL, ec_params[curve],
+						      NULL);
+		if (c[curve] && EVP_PKEY_keygen_init(c[curve]) != 1) {
+			EVP_PKEY_CTX_free(c[curve]);
+			c[curve] = NULL;
+		}
+		ERR_clear_error();
+	}
+	return c[curve];
 }
 
 int jw_ec_ephemeral(EVP_PKEY *pub, EVP_PKEY **ret_eph, json_t **ret_epk,
@@ -937,13 +1193,17 @@ int jw_ec_ephemeral(EVP_PKEY *pub, EVP_PKEY **ret_eph, json_t **ret_epk,
 		EVP_PKEY_get_bits(pub) == 384 ? 48 : 0;
 	if (!EVP_PKEY_is_a(pub, "EC") || !coord)
 		return err_set(e, EINVAL, "not an EC P-256/P-384 key");
-	/* keygen with the peer as template copies its curve instead of
-	 * building it again */
+	/* this thread's keygen context for the curve, else one with the
+	 * peer as template (which copies its curve instead of building it
+	 * again) */
 	{
+		EVP_PKEY_CTX *t = keygen_ctx(coord == 32 ? 0 : 1);
 		_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *c =
-			EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
+			t ? NULL : EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
 
-		if (!c || EVP_PKEY_keygen_init(c) != 1 || EVP_PKEY_keygen(c, &eph) != 1)
+		if (t ? EVP_PKEY_keygen(t, &eph) != 1 :
+			(!c || EVP_PKEY_keygen_init(c) != 1 ||
+			 EVP_PKEY_keygen(c, &eph) != 1))
 			eph = NULL;
 	}
 	if (!eph ||
@@ -1066,8 +1326,11 @@ int jw_concat_kdf(const uint8_t *z, size_t z_len, const char *alg_id,
 						      (void *)z, z_len);
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, o);
 	params[3] = OSSL_PARAM_construct_end();
-	kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
-	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	pthread_once(&fetch_once, fetch_algorithms);
+	if (sskdf_fetched)
+		ctx = EVP_KDF_CTX_new(sskdf_fetched);
+	else if ((kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL)))
+		ctx = EVP_KDF_CTX_new(kdf);
 	if (!ctx || EVP_KDF_derive(ctx, out, JW_CEK_SIZE, params) != 1) {
 		ERR_clear_error();
 		return err_set(e, EIO, "Concat KDF (SSKDF) failed");
@@ -1084,7 +1347,7 @@ static int aeskw(bool wrap, const uint8_t kek[JW_CEK_SIZE], const uint8_t *in,
 	if (!c)
 		return err_set(e, ENOMEM, "out of memory");
 	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	if (EVP_CipherInit_ex(c, EVP_aes_256_wrap(), NULL, kek, NULL, wrap) != 1 ||
+	if (EVP_CipherInit_ex(c, aes_kw(), NULL, kek, NULL, wrap) != 1 ||
 	    EVP_CipherUpdate(c, out, &l1, in, (int)in_len) != 1 || l1 <= 0 ||
 	    EVP_CipherFinal_ex(c, out + l1, &l2) != 1) {
 		ERR_clear_error();
@@ -1253,11 +1516,13 @@ int jw_gcm_encrypt(const uint8_t key[JW_CEK_SIZE], const uint8_t iv[JW_IV_SIZE],
 	int l = 0;
 
 	if (!c || pt_len > INT32_MAX || aad_len > INT32_MAX ||
-	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
-	    EVP_EncryptUpdate(c, NULL, &l, (const uint8_t *)aad, (int)aad_len) != 1 ||
+	    EVP_EncryptInit_ex(c, aes_gcm(), NULL, key, iv) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &l, (const uint8_t *)aad,
+			      (int)aad_len) != 1 ||
 	    (pt_len && EVP_EncryptUpdate(c, ct, &l, pt, (int)pt_len) != 1) ||
 	    EVP_EncryptFinal_ex(c, ct + (pt_len ? (size_t)l : 0), &l) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, JW_TAG_SIZE, tag) != 1) {
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, JW_TAG_SIZE, tag) !=
+		    1) {
 		ERR_clear_error();
 		return err_set(e, EIO, "A256GCM encryption failed");
 	}
@@ -1275,8 +1540,9 @@ int jw_gcm_decrypt(const uint8_t key[JW_CEK_SIZE], const uint8_t iv[JW_IV_SIZE],
 
 	memcpy(t, tag, sizeof(t));
 	if (!c || ct_len > INT32_MAX || aad_len > INT32_MAX ||
-	    EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
-	    EVP_DecryptUpdate(c, NULL, &l, (const uint8_t *)aad, (int)aad_len) != 1 ||
+	    EVP_DecryptInit_ex(c, aes_gcm(), NULL, key, iv) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &l, (const uint8_t *)aad,
+			      (int)aad_len) != 1 ||
 	    (ct_len && EVP_DecryptUpdate(c, pt, &l, ct, (int)ct_len) != 1) ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, JW_TAG_SIZE, t) != 1) {
 		ERR_clear_error();

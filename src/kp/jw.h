@@ -9,7 +9,8 @@
  * RSA transport keys cannot go through it; its base64url decoding is
  * lenient; and it accepts GCM tags of any length OpenSSL does. libjose is
  * still used where it is correct: key generation (jose_jwk_gen) and RFC
- * 7638 thumbprints (jose_jwk_thp_buf); the tests use it as an
+ * 7638 thumbprints of JWKs that are not plain EC/RSA (jose_jwk_thp_buf;
+ * jw_thumbprint writes the others itself); the tests use it as an
  * independent oracle (jose_jwe_dec, jose_jws_ver, jose_jwe_enc_jwk).
  *
  * Algorithms here, and nothing else:
@@ -76,6 +77,12 @@ int jw_str(const json_t *o, const char *name, const char *what,
 /* Parse JSON text: one object, no duplicate names, depth-limited. */
 int jw_parse_object(const char *text, size_t len, const char *what,
 		    json_t **ret, struct err *e);
+/* The length of json_dumpb(j, ..., JSON_COMPACT | JSON_PRESERVE_ORDER)
+ * (object keys in jansson's order), counted without writing anything. */
+size_t jw_compact_size(const json_t *j);
+/* What jw_parse_object checks after parsing: an object, nested at most
+ * JW_JSON_MAX_DEPTH levels. -EBADMSG otherwise. */
+int jw_check_object(const json_t *j, const char *what, struct err *e);
 /* Compact JSON text with members in insertion order; NULL on ENOMEM.
  * Written straight into one buffer of the exact size (json_dumpb), so no
  * grown-and-freed copies are left behind: fit for secrets. */

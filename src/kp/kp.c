@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -49,6 +50,9 @@ struct kp {
 	size_t n_guardians;
 	char sealed_by[GUARDIAN_ID_MAX];
 	int64_t created;
+	/* owner and guardians belong to this verified-descriptor cache
+	 * entry (a reference) rather than to the KP */
+	struct desc_entry *shared;
 };
 
 static const char *const policy_names[] = {
@@ -71,14 +75,20 @@ const char *kp_policy_to_string(enum kp_policy p)
 	return (unsigned)p < ARRAY_SIZE(policy_names) ? policy_names[p] : "unknown";
 }
 
+static void desc_entry_put(struct desc_entry *d);
+
 void kp_free(struct kp *kp)
 {
 	if (!kp)
 		return;
 	json_decref(kp->root);
-	guardian_free(kp->owner);
-	for (size_t i = 0; i < kp->n_guardians; i++)
-		guardian_free(kp->guardians[i]);
+	if (kp->shared) {
+		desc_entry_put(kp->shared);
+	} else {
+		guardian_free(kp->owner);
+		for (size_t i = 0; i < kp->n_guardians; i++)
+			guardian_free(kp->guardians[i]);
+	}
 	free(kp);
 }
 
@@ -182,6 +192,22 @@ static int get_b64_exact(const json_t *o, const char *name, const char *what,
 
 /* ---- digest ---- */
 
+static EVP_MD *sha256_fetched;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ERR_clear_error();
+}
+
+/* SHA-256 fetched once (EVP_sha256() is looked up at every init). */
+static const EVP_MD *sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_fetched ? sha256_fetched : EVP_sha256();
+}
+
 static int compute_digest(const json_t *desc, const json_t *wrap,
 			  uint8_t out[KP_DIGEST_SIZE], struct err *e)
 {
@@ -198,7 +224,7 @@ static int compute_digest(const json_t *desc, const json_t *wrap,
 	static const char seps[] = "..|...";
 	unsigned int len = 0;
 
-	if (!m || EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1)
+	if (!m || EVP_DigestInit_ex(m, sha256(), NULL) != 1)
 		goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
 		if (!parts[i])
@@ -229,7 +255,8 @@ static const char *const rcp_members[] = { "header", "encrypted_key" };
 static const char *const rcp_hdr_members[] = { "alg", "kid", "epk" };
 static const char *const seal_members[] = { "vm_id", "generation", "digest" };
 
-static int parse_descriptor(struct kp *kp, const json_t *desc, struct err *e)
+static int parse_descriptor_full(struct kp *kp, const json_t *desc,
+				 struct err *e)
 {
 	_cleanup_(json_decrefp) json_t *hdr = NULL, *p = NULL;
 	const json_t *gs, *iat, *cd;
@@ -305,6 +332,216 @@ static int parse_descriptor(struct kp *kp, const json_t *desc, struct err *e)
 		return r;
 	}
 	return 0;
+}
+
+/*
+ * Verified descriptors, by their exact bytes. The descriptor is the same
+ * in every generation of a VM's KP (kp_roll keeps it), so hgsd would
+ * otherwise check the same owner signature, parse the same payload and
+ * rebuild the same guardian keys at every start. An entry is made only
+ * after parse_descriptor_full accepted the descriptor, and holds only what
+ * that parse produced from those bytes (public keys, VM id, policy,
+ * configuration digest, iat): a descriptor whose protected header, payload
+ * and signature are byte for byte those of an entry gets the same result
+ * again, and any other one is parsed and verified in full. Failures are
+ * never cached. Bounded: KP_DESC_CACHE_SIZE entries, least recently used
+ * out first, descriptors over KP_DESC_CACHE_MAX_BYTES not cached. Entries
+ * are shared by the KPs that use them (reference counted, read-only).
+ */
+#define KP_DESC_CACHE_SIZE 256
+#define KP_DESC_CACHE_MAX_BYTES (16 * 1024)
+
+struct desc_entry {
+	unsigned refs; /* under desc_cache_lock */
+	uint64_t hash, used;
+	size_t len[3]; /* protected, payload, signature */
+	char *bytes;   /* the three, one after the other */
+	char vm_id[KP_VM_ID_LEN + 1];
+	enum kp_policy policy;
+	bool has_config;
+	uint8_t config[KP_DIGEST_SIZE];
+	int64_t created;
+	struct guardian *owner;
+	struct guardian *guardians[KP_MAX_GUARDIANS];
+	size_t n_guardians;
+};
+
+static struct desc_entry *desc_cache[KP_DESC_CACHE_SIZE];
+static uint64_t desc_cache_clock;
+static pthread_mutex_t desc_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The descriptor's three strings, when it is exactly a flattened JWS of
+ * strings (anything else goes to the full parse, which says what is
+ * wrong). */
+struct desc_key {
+	const char *part[3];
+	size_t len[3];
+	uint64_t hash;
+};
+
+static bool desc_key_get(const json_t *desc, struct desc_key *k)
+{
+	static const char *const names[3] = { "protected", "payload",
+					      "signature" };
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	if (!json_is_object(desc) || json_object_size(desc) != 3)
+		return false;
+	for (size_t i = 0; i < 3; i++) {
+		const json_t *v = json_object_get(desc, names[i]);
+
+		if (!json_is_string(v))
+			return false;
+		k->part[i] = json_string_value(v);
+		k->len[i] = json_string_length(v);
+		for (size_t j = 0; j < k->len[i]; j++) {
+			h ^= (uint8_t)k->part[i][j];
+			h *= 1099511628211ull;
+		}
+		h ^= '.';
+		h *= 1099511628211ull;
+	}
+	k->hash = h;
+	return k->len[0] + k->len[1] + k->len[2] <= KP_DESC_CACHE_MAX_BYTES;
+}
+
+static bool desc_key_equal(const struct desc_entry *d, const struct desc_key *k)
+{
+	const char *p = d->bytes;
+
+	if (d->hash != k->hash)
+		return false;
+	for (size_t i = 0; i < 3; i++) {
+		if (d->len[i] != k->len[i] ||
+		    memcmp(p, k->part[i], k->len[i]) != 0)
+			return false;
+		p += d->len[i];
+	}
+	return true;
+}
+
+static void desc_entry_free(struct desc_entry *d)
+{
+	if (!d)
+		return;
+	guardian_free(d->owner);
+	for (size_t i = 0; i < d->n_guardians; i++)
+		guardian_free(d->guardians[i]);
+	free(d->bytes);
+	free(d);
+}
+
+static void desc_entry_put(struct desc_entry *d)
+{
+	bool last;
+
+	pthread_mutex_lock(&desc_cache_lock);
+	last = --d->refs == 0;
+	pthread_mutex_unlock(&desc_cache_lock);
+	if (last)
+		desc_entry_free(d);
+}
+
+/* What entry d says, into kp (which takes a reference to d). */
+static void desc_entry_use(struct kp *kp, struct desc_entry *d)
+{
+	memcpy(kp->vm_id, d->vm_id, sizeof(kp->vm_id));
+	kp->policy = d->policy;
+	kp->has_config = d->has_config;
+	memcpy(kp->config, d->config, sizeof(kp->config));
+	kp->created = d->created;
+	kp->owner = d->owner;
+	for (size_t i = 0; i < d->n_guardians; i++)
+		kp->guardians[i] = d->guardians[i];
+	kp->n_guardians = d->n_guardians;
+	kp->shared = d;
+}
+
+static bool desc_cache_lookup(struct kp *kp, const struct desc_key *k)
+{
+	struct desc_entry *d = NULL;
+
+	pthread_mutex_lock(&desc_cache_lock);
+	for (size_t i = 0; i < KP_DESC_CACHE_SIZE && !d; i++)
+		if (desc_cache[i] && desc_key_equal(desc_cache[i], k))
+			d = desc_cache[i];
+	if (d) {
+		d->refs++;
+		d->used = ++desc_cache_clock;
+	}
+	pthread_mutex_unlock(&desc_cache_lock);
+	if (d)
+		desc_entry_use(kp, d);
+	return d != NULL;
+}
+
+/* kp has just been verified from the descriptor with key k: move its
+ * parsed descriptor into a new entry that kp and the cache share. Out of
+ * memory only means not cached. */
+static void desc_cache_insert(struct kp *kp, const struct desc_key *k)
+{
+	struct desc_entry *d = calloc(1, sizeof(*d)), *old = NULL;
+	size_t slot = 0;
+	char *p;
+
+	if (!d || !(d->bytes = malloc(k->len[0] + k->len[1] + k->len[2] + 1))) {
+		free(d);
+		return;
+	}
+	p = d->bytes;
+	for (size_t i = 0; i < 3; i++) {
+		memcpy(p, k->part[i], k->len[i]);
+		p += k->len[i];
+		d->len[i] = k->len[i];
+	}
+	d->hash = k->hash;
+	memcpy(d->vm_id, kp->vm_id, sizeof(d->vm_id));
+	d->policy = kp->policy;
+	d->has_config = kp->has_config;
+	memcpy(d->config, kp->config, sizeof(d->config));
+	d->created = kp->created;
+	d->owner = kp->owner;
+	for (size_t i = 0; i < kp->n_guardians; i++)
+		d->guardians[i] = kp->guardians[i];
+	d->n_guardians = kp->n_guardians;
+	d->refs = 2; /* the cache's and kp's */
+	kp->shared = d;
+
+	pthread_mutex_lock(&desc_cache_lock);
+	d->used = ++desc_cache_clock;
+	for (size_t i = 0; i < KP_DESC_CACHE_SIZE; i++) {
+		if (!desc_cache[i]) {
+			slot = i;
+			break;
+		}
+		if (desc_key_equal(desc_cache[i], k)) {
+			/* another thread verified the same one meanwhile */
+			d->refs--;
+			pthread_mutex_unlock(&desc_cache_lock);
+			return;
+		}
+		if (desc_cache[i]->used < desc_cache[slot]->used)
+			slot = i;
+	}
+	if (desc_cache[slot] && --desc_cache[slot]->refs == 0)
+		old = desc_cache[slot];
+	desc_cache[slot] = d;
+	pthread_mutex_unlock(&desc_cache_lock);
+	desc_entry_free(old);
+}
+
+static int parse_descriptor(struct kp *kp, const json_t *desc, struct err *e)
+{
+	struct desc_key k;
+	bool cacheable = desc_key_get(desc, &k);
+	int r;
+
+	if (cacheable && desc_cache_lookup(kp, &k))
+		return 0;
+	r = parse_descriptor_full(kp, desc, e);
+	if (r == 0 && cacheable)
+		desc_cache_insert(kp, &k);
+	return r;
 }
 
 static int parse_wrap(struct kp *kp, const json_t *wrap, struct err *e)
@@ -453,22 +690,22 @@ static int parse_seal(struct kp *kp, const json_t *seal, struct err *e)
 	return 0;
 }
 
-int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e)
+/* Everything after the JSON parse; root is a JSON value kp takes a
+ * reference to. */
+static int parse_root(json_t *root, struct kp **ret, struct err *e)
 {
 	_cleanup_(kp_freep) struct kp *kp = NULL;
 	const json_t *ver;
 	const char *t;
 	int r;
 
-	if (!text || !ret)
-		return err_set(e, EINVAL, "kp_parse: missing argument");
-	if (len > KP_MAX_SIZE)
-		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len, KP_MAX_SIZE);
 	kp = calloc(1, sizeof(*kp));
-	if (!kp)
+	if (!kp) {
+		json_decref(root);
 		return err_set(e, ENOMEM, "out of memory");
-	if ((r = jw_parse_object(text, len, "KP", &kp->root, e)) < 0 ||
-	    (r = jw_only_members(kp->root, top_members, ARRAY_SIZE(top_members),
+	}
+	kp->root = root;
+	if ((r = jw_only_members(kp->root, top_members, ARRAY_SIZE(top_members),
 				 "KP", e)) < 0 ||
 	    (r = jw_str(kp->root, "type", "KP", &t, e)) < 0)
 		return r;
@@ -495,6 +732,40 @@ int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e)
 	}
 	*ret = TAKE_PTR(kp);
 	return 0;
+}
+
+int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e)
+{
+	json_t *root = NULL;
+	int r;
+
+	if (!text || !ret)
+		return err_set(e, EINVAL, "kp_parse: missing argument");
+	if (len > KP_MAX_SIZE)
+		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len,
+			       KP_MAX_SIZE);
+	if ((r = jw_parse_object(text, len, "KP", &root, e)) < 0)
+		return r;
+	return parse_root(root, ret, e);
+}
+
+int kp_parse_json(const json_t *root, struct kp **ret, struct err *e)
+{
+	size_t len;
+	int r;
+
+	if (!root || !ret)
+		return err_set(e, EINVAL, "kp_parse_json: missing argument");
+	/* the same limits kp_parse applies to the text, in its order: size
+	 * first (of the compact text, counted without writing it), then the
+	 * nesting */
+	len = jw_compact_size(root);
+	if (len > KP_MAX_SIZE)
+		return err_set(e, E2BIG, "KP of %zu bytes (max %d)", len,
+			       KP_MAX_SIZE);
+	if ((r = jw_check_object(root, "KP", e)) < 0)
+		return r;
+	return parse_root(json_incref((json_t *)root), ret, e);
 }
 
 int kp_digest_unverified(const char *text, size_t len,
@@ -728,15 +999,14 @@ static json_t *make_seal(const struct guardian *signer, const char *vm_id,
 	return jws;
 }
 
-/* descriptor (new ref taken), wrap (taken) -> sealed KP text */
-static int assemble(json_t *desc, json_t *wrap, const struct guardian *signer,
-		    const char *vm_id, uint64_t gen, char **ret_text,
-		    struct err *e)
+/* descriptor (new ref taken), wrap (taken) -> the sealed KP as JSON and
+ * its digest */
+static int assemble_json(json_t *desc, json_t *wrap,
+			 const struct guardian *signer, const char *vm_id,
+			 uint64_t gen, json_t **ret,
+			 uint8_t digest[KP_DIGEST_SIZE], struct err *e)
 {
-	_cleanup_(json_decrefp) json_t *top = NULL;
-	uint8_t digest[KP_DIGEST_SIZE];
-	json_t *seal;
-	char *s;
+	json_t *seal, *top;
 	int r;
 
 	if ((r = compute_digest(desc, wrap, digest, e)) < 0) {
@@ -752,7 +1022,26 @@ static int assemble(json_t *desc, json_t *wrap, const struct guardian *signer,
 	}
 	top = json_pack("{s:s, s:i, s:o, s:o, s:o}", "type", KP_TYPE, "version",
 			KP_VERSION, "descriptor", desc, "wrap", wrap, "seal", seal);
-	if (!top || !(s = jw_dump(top)))
+	if (!top)
+		return err_set(e, ENOMEM, "out of memory");
+	*ret = top;
+	return 0;
+}
+
+/* descriptor (new ref taken), wrap (taken) -> sealed KP text */
+static int assemble(json_t *desc, json_t *wrap, const struct guardian *signer,
+		    const char *vm_id, uint64_t gen, char **ret_text,
+		    struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *top = NULL;
+	uint8_t digest[KP_DIGEST_SIZE];
+	char *s;
+	int r;
+
+	if ((r = assemble_json(desc, wrap, signer, vm_id, gen, &top, digest,
+			       e)) < 0)
+		return r;
+	if (!(s = jw_dump(top)))
 		return err_set(e, ENOMEM, "out of memory");
 	*ret_text = s;
 	return 0;
@@ -863,14 +1152,14 @@ int kp_create(const struct guardian *owner,
 		     tk, generation, now, ret_text, e);
 }
 
-int kp_roll(const struct kp *kp, const struct guardian *signer,
-	    const uint8_t next_tk[KP_TK_SIZE], char **ret_text,
-	    struct err *e)
+int kp_roll_json(const struct kp *kp, const struct guardian *signer,
+		 const uint8_t next_tk[KP_TK_SIZE], json_t **ret,
+		 uint8_t ret_digest[KP_DIGEST_SIZE], struct err *e)
 {
 	const struct guardian *rcps[KP_RECIPIENTS_MAX], *listed = NULL;
 	json_t *desc, *wrap;
 
-	if (!kp || !signer || !next_tk || !ret_text)
+	if (!kp || !signer || !next_tk || !ret || !ret_digest)
 		return err_set(e, EINVAL, "kp_roll: missing argument");
 	if (!signer->has_private)
 		return err_set(e, EINVAL, "kp_roll: the signer's private keys are needed");
@@ -887,17 +1176,34 @@ int kp_roll(const struct kp *kp, const struct guardian *signer,
 		return err_set(e, EKEYREJECTED,
 			       "guardian %s is neither this KP's owner nor one of its guardians",
 			       signer->id);
-	desc = json_deep_copy(json_object_get(kp->root, "descriptor"));
+	/* the same descriptor object: nothing changes it (kp.h) */
+	desc = json_incref(json_object_get(kp->root, "descriptor"));
 	if (!desc)
-		return err_set(e, ENOMEM, "out of memory");
+		return err_set(e, EBADMSG, "KP without a descriptor");
 	wrap = make_wrap(rcps, kp->n_guardians + 1, kp->vm_id, kp->policy,
 			 kp_config_digest(kp), next_tk, kp->generation + 1, e);
 	if (!wrap) {
 		json_decref(desc);
 		return -EIO;
 	}
-	return assemble(desc, wrap, signer, kp->vm_id, kp->generation + 1,
-			ret_text, e);
+	return assemble_json(desc, wrap, signer, kp->vm_id, kp->generation + 1,
+			     ret, ret_digest, e);
+}
+
+int kp_roll(const struct kp *kp, const struct guardian *signer,
+	    const uint8_t next_tk[KP_TK_SIZE], char **ret_text, struct err *e)
+{
+	_cleanup_(json_decrefp) json_t *top = NULL;
+	uint8_t digest[KP_DIGEST_SIZE];
+	int r;
+
+	if (!ret_text)
+		return err_set(e, EINVAL, "kp_roll: missing argument");
+	if ((r = kp_roll_json(kp, signer, next_tk, &top, digest, e)) < 0)
+		return r;
+	if (!(*ret_text = jw_dump(top)))
+		return err_set(e, ENOMEM, "out of memory");
+	return 0;
 }
 
 /* Owner edits: the caller's owner key and TK must be this KP's. */

@@ -56,6 +56,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "kp/guardian.h"
 
@@ -86,6 +88,15 @@ struct kp;  /* a parsed KP whose descriptor and seal signatures verified */
  * -EINVAL an algorithm outside the allow-list, -E2BIG over a limit.
  */
 int kp_parse(const char *text, size_t len, struct kp **ret, struct err *e);
+/*
+ * kp_parse of a KP that is already a JSON value (e.g. a member of a request
+ * body), with the same checks and errors: root must come from a parser
+ * that refuses duplicate names (JSON_REJECT_DUPLICATES), its compact text
+ * must be at most KP_MAX_SIZE bytes (-E2BIG; counted, not written) and it
+ * must nest at most as deep as kp_parse allows. The KP keeps a reference
+ * to root, which the caller must not change while the KP lives.
+ */
+int kp_parse_json(const json_t *root, struct kp **ret, struct err *e);
 void kp_free(struct kp *kp);
 
 static inline void kp_freep(struct kp **kp)
@@ -140,6 +151,15 @@ int kp_create(const struct guardian *owner,
 int kp_roll(const struct kp *kp, const struct guardian *signer,
 	    const uint8_t next_tk[KP_TK_SIZE], char **ret_text,
 	    struct err *e);
+/*
+ * kp_roll giving the next KP as JSON (what kp_roll writes as text) and its
+ * KP digest (what kp_parse would compute from it), so that a caller that
+ * puts the KP into a JSON answer neither writes nor parses it again. The
+ * value shares the descriptor with kp's JSON: treat both as read-only.
+ */
+int kp_roll_json(const struct kp *kp, const struct guardian *signer,
+		 const uint8_t next_tk[KP_TK_SIZE], json_t **ret,
+		 uint8_t ret_digest[KP_DIGEST_SIZE], struct err *e);
 
 /* Owner edits (owner private; tk from kp_unwrap as the owner): the same
  * TK, generation + 1, a new descriptor with the guardian added (-EEXIST if

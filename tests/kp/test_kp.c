@@ -159,11 +159,27 @@ static int parse_json(const json_t *j)
 	struct kp *kp = NULL;
 	char *t = dump(j);
 	int r = kp_parse(t, strlen(t), &kp, &e);
+	struct err e2 = { { 0 } };
+	struct kp *kp2 = NULL;
+	int r2;
 
-	if (r == 0)
+	/* its size is counted as json_dumpb writes it */
+	assert_int_equal(jw_compact_size(j), strlen(t));
+	/* kp_parse_json of the same value decides the same, for the same
+	 * reason */
+	r2 = kp_parse_json(j, &kp2, &e2);
+	assert_int_equal(r2, r);
+	assert_string_equal(e2.msg, e.msg);
+	if (r == 0) {
+		assert_memory_equal(kp_digest(kp), kp_digest(kp2),
+				    KP_DIGEST_SIZE);
+		assert_string_equal(kp_sealed_by(kp), kp_sealed_by(kp2));
+		assert_int_equal(kp_generation(kp), kp_generation(kp2));
 		kp_free(kp);
-	else
+		kp_free(kp2);
+	} else {
 		assert_true(e.msg[0] != '\0'); /* every refusal says why */
+	}
 	free(t);
 	return r;
 }
@@ -594,6 +610,24 @@ static void test_kp_roll(void **state)
 		assert_memory_equal(d, kp_digest(kp2), KP_DIGEST_SIZE);
 		assert_int_equal(kp_digest_unverified("{}", 2, d, &e), -EBADMSG);
 	}
+	{
+		/* kp_roll_json: the digest is the one kp_parse computes,
+		 * and the JSON is a KP that parses */
+		uint8_t d[KP_DIGEST_SIZE];
+		json_t *j = NULL;
+		struct kp *kpj = NULL;
+
+		assert_int_equal(kp_roll_json(kp, hgs1, tk1, &j, d, &e), 0);
+		assert_int_equal(kp_parse_json(j, &kpj, &e), 0);
+		assert_memory_equal(d, kp_digest(kpj), KP_DIGEST_SIZE);
+		assert_int_equal(kp_generation(kpj), 1);
+		assert_string_equal(kp_sealed_by(kpj), hgs1->id);
+		unwrap_ok(kpj, hgs2, tk1);
+		kp_free(kpj);
+		json_decref(j);
+		assert_int_equal(kp_roll_json(kp, stranger, tk1, &j, d, &e),
+				 -EKEYREJECTED);
+	}
 	assert_int_equal(kp_generation(kp2), 1);
 	assert_string_equal(kp_sealed_by(kp2), hgs1->id);
 	assert_memory_not_equal(kp_digest(kp2), kp_digest(kp), KP_DIGEST_SIZE);
@@ -617,6 +651,167 @@ static void test_kp_roll(void **state)
 	free(text);
 	free(next);
 	free(next2);
+}
+
+/* Verified descriptors are cached by their bytes (kp.c): a KP whose
+ * descriptor was verified before parses the same, a changed one is checked
+ * in full, and KPs keep their descriptor when the cache drops it. */
+static void test_kp_descriptor_cache(void **state)
+{
+	const struct guardian *gs[] = { hgs1_pub };
+	char *text = create_default();
+	struct kp *kp = parse_ok(text), *again = parse_ok(text), *k;
+	struct err e = { { 0 } };
+	json_t *j = load(text);
+
+	assert_memory_equal(kp_digest(kp), kp_digest(again), KP_DIGEST_SIZE);
+	assert_string_equal(kp_owner(kp)->id, kp_owner(again)->id);
+	assert_int_equal(kp_guardian_count(again), 2);
+	unwrap_ok(again, hgs2, tk0);
+	kp_free(again);
+	/* the same strings with another member beside them: refused */
+	assert_int_equal(json_object_set_new(json_object_get(j, "descriptor"),
+					     "extra", json_string("x")),
+			 0);
+	assert_int_equal(parse_json(j), -EBADMSG);
+	json_decref(j);
+	/* the same payload and header with another signature: refused */
+	j = load(text);
+	{
+		json_t *d = json_object_get(j, "descriptor");
+		char *sig = strdup(
+			json_string_value(json_object_get(d, "signature")));
+
+		sig[5] = sig[5] == 'A' ? 'B' : 'A';
+		json_object_set_new(d, "signature", json_string(sig));
+		free(sig);
+	}
+	assert_int_equal(parse_json(j), -EKEYREJECTED);
+	json_decref(j);
+	/* more distinct descriptors than the cache holds, while kp lives */
+	for (int i = 0; i < 300; i++) {
+		char *t = NULL;
+
+		assert_int_equal(kp_create(owner, gs, 1, VM_ID,
+					   KP_POLICY_SHIELDED, NULL, tk0, 0,
+					   NOW + i, &t, &e),
+				 0);
+		k = parse_ok(t);
+		kp_free(k);
+		free(t);
+	}
+	assert_string_equal(kp_vm_id(kp), VM_ID);
+	unwrap_ok(kp, hgs1, tk0);
+	k = parse_ok(text);
+	assert_memory_equal(kp_digest(kp), kp_digest(k), KP_DIGEST_SIZE);
+	kp_free(k);
+	kp_free(kp);
+	free(text);
+}
+
+/* EC public keys from points: on the curve or refused, both curves
+ * (jw_ec_pub copies a per-curve parameters key, then sets the point). */
+static void test_ec_points(void **state)
+{
+	static const char *const crvs[] = { "P-256", "P-384" };
+
+	for (size_t c = 0; c < 2; c++) {
+		struct err e = { { 0 } };
+		json_t *priv =
+			json_pack("{s:s, s:s}", "kty", "EC", "crv", crvs[c]);
+		uint8_t point[JW_EC_POINT_MAX];
+		size_t coord = c == 0 ? 32 : 48, len;
+		EVP_PKEY *pk = NULL;
+		char *jwe = NULL;
+		json_t *pub;
+
+		assert_non_null(priv);
+		assert_true(jose_jwk_gen(NULL, priv));
+		point[0] = 0x04;
+		assert_int_equal(jw_b64_decode(json_string_value(
+						       json_object_get(priv,
+								       "x")),
+					       json_string_length(
+						       json_object_get(priv,
+								       "x")),
+					       point + 1, coord, &len),
+				 0);
+		assert_int_equal(jw_b64_decode(json_string_value(
+						       json_object_get(priv,
+								       "y")),
+					       json_string_length(
+						       json_object_get(priv,
+								       "y")),
+					       point + 1 + coord, coord, &len),
+				 0);
+		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e), 0);
+		assert_int_equal(EVP_PKEY_get_bits(pk), (int)(8 * coord));
+		EVP_PKEY_free(pk);
+		point[2 * coord] ^= 1; /* y + or - 1: off the curve */
+		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e),
+				 -EBADMSG);
+		point[2 * coord] ^= 1;
+		point[0] = 0x02; /* compressed: not taken */
+		assert_int_equal(jw_ec_pub(point, 1 + 2 * coord, &pk, &e),
+				 -EBADMSG);
+		assert_int_equal(jw_ec_pub(point, 1 + coord, &pk, &e),
+				 -EBADMSG);
+		/* a transport key off the curve is not sealed to */
+		point[2 * coord] ^= 1;
+		pub = json_pack("{s:s, s:s, s:O, s:o}", "kty", "EC", "crv",
+				crvs[c], "x", json_object_get(priv, "x"), "y",
+				jw_b64_json(point + 1 + coord, coord));
+		assert_non_null(pub);
+		assert_true(seal_to_jwk(pub, (const uint8_t *)"x", 1, &jwe,
+					&e) < 0);
+		assert_null(jwe);
+		json_decref(pub);
+		json_decref(priv);
+	}
+}
+
+/* jw_thumbprint writes the RFC 7638 JSON itself for plain EC and RSA
+ * keys: always what libjose computes. */
+static void test_thumbprint_as_libjose(void **state)
+{
+	static const char *const tmpls[] = {
+		"{\"kty\":\"EC\",\"crv\":\"P-256\"}",
+		"{\"kty\":\"EC\",\"crv\":\"P-384\"}",
+		"{\"kty\":\"EC\",\"crv\":\"P-521\"}",
+		"{\"kty\":\"RSA\",\"bits\":2048}",
+		"{\"kty\":\"oct\",\"bytes\":32}",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(tmpls); i++) {
+		json_t *jwk = json_loads(tmpls[i], 0, NULL);
+		struct err e = { { 0 } };
+		char ours[JW_KID_MAX], want[JW_KID_MAX];
+		uint8_t thp[32];
+
+		assert_non_null(jwk);
+		assert_true(jose_jwk_gen(NULL, jwk));
+		json_object_set_new(jwk, "kid",
+				    json_string("extra members are ignored"));
+		for (int variant = 0; variant < 3; variant++) {
+			if (variant == 1 && json_object_get(jwk, "kty") &&
+			    json_object_get(jwk, "x"))
+				/* not base64url: libjose's path */
+				json_object_set_new(jwk, "x",
+						    json_string("a+b/\"c"));
+			if (variant == 2 && json_object_get(jwk, "n"))
+				json_object_set_new(jwk, "e",
+						    json_string("AQAB\u00e9"));
+			assert_int_equal(jose_jwk_thp_buf(NULL, jwk, "S256",
+							  thp, sizeof(thp)),
+					 sizeof(thp));
+			jw_b64_encode_to(thp, sizeof(thp), want);
+			assert_int_equal(jw_thumbprint(jwk, ours, &e), 0);
+			assert_string_equal(ours, want);
+		}
+		json_object_del(jwk, "kty");
+		assert_int_equal(jw_thumbprint(jwk, ours, &e), -EBADMSG);
+		json_decref(jwk);
+	}
 }
 
 static void test_kp_seal_by_stranger(void **state)
@@ -973,6 +1168,18 @@ static void test_kp_weak_algorithms(void **state)
 	free(text);
 }
 
+static const char *big_string(size_t n)
+{
+	static char *s;
+
+	free(s);
+	s = malloc(n + 1);
+	assert_non_null(s);
+	memset(s, 'A', n);
+	s[n] = '\0';
+	return s;
+}
+
 static void test_kp_oversize(void **state)
 {
 	struct err e = { { 0 } };
@@ -996,6 +1203,33 @@ static void test_kp_oversize(void **state)
 		deep[59] = '}';
 		deep[60] = '\0';
 		assert_true(kp_parse(deep, 60, &kp, &e) < 0);
+	}
+	/* the same limits on a parsed value */
+	{
+		json_t *j = json_pack("{s:s%}", "type", big_string(KP_MAX_SIZE),
+				      (size_t)KP_MAX_SIZE);
+
+		assert_non_null(j);
+		assert_int_equal(kp_parse_json(j, &kp, &e), -E2BIG);
+		json_decref(j);
+		j = json_loads("{\"a\":[[[[[[[[[[[]]]]]]]]]]]}", 0, NULL);
+		assert_non_null(j);
+		assert_int_equal(kp_parse_json(j, &kp, &e), -EBADMSG);
+		json_decref(j);
+		j = json_array();
+		assert_int_equal(kp_parse_json(j, &kp, &e), -EBADMSG);
+		json_decref(j);
+		/* the size count is json_dumpb's, escapes and numbers too */
+		j = json_loads(
+			"{\"a\\\"\\u0001\\n\":[\"\\\\\\/\\u001f\\u007f\\u00e9\\t\",-12,0,"
+			"1e-9,2.5,1E300,true,false,null,{},[],{\"\":\"\"}],\"b\":-9007199254740993}",
+			0, NULL);
+		assert_non_null(j);
+		assert_int_equal(jw_compact_size(j),
+				 json_dumpb(j, NULL, 0,
+					    JSON_COMPACT |
+						    JSON_PRESERVE_ORDER));
+		json_decref(j);
 	}
 }
 
@@ -1347,6 +1581,9 @@ int main(void)
 		cmocka_unit_test(test_kp_all_algorithms),
 		cmocka_unit_test(test_kp_libjose_interop),
 		cmocka_unit_test(test_kp_roll),
+		cmocka_unit_test(test_kp_descriptor_cache),
+		cmocka_unit_test(test_ec_points),
+		cmocka_unit_test(test_thumbprint_as_libjose),
 		cmocka_unit_test(test_kp_seal_by_stranger),
 		cmocka_unit_test(test_kp_grant_revoke),
 		cmocka_unit_test(test_kp_create_refusals),

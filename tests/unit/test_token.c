@@ -715,6 +715,66 @@ static void test_flipped_signature(void **state)
 	free(jwt);
 }
 
+/* Verified signatures are kept by their bytes (token.c): a token seen
+ * before still has its key looked up and every claim checked, and any
+ * other signature, key or signing input is verified in full. */
+static void test_verified_cache(void **state)
+{
+	struct token_claims c = claims_template();
+	struct token_key *k2 = NULL;
+	struct err e = { { 0 } };
+	char *jwt = issue_default(), *t;
+	json_t *wrong;
+	size_t len = strlen(jwt);
+
+	assert_int_equal(verify(jwks, jwt), 0);
+	assert_int_equal(verify(jwks, jwt), 0);
+	/* the same token later: expired all the same */
+	{
+		struct token_claims got = { 0 };
+
+		assert_int_equal(token_verify(jwks, jwt,
+					      c.exp + TOKEN_MAX_CLOCK_SKEW + 1,
+					      &got, &e),
+				 -ETIME);
+		token_claims_clear(&got);
+	}
+	/* another signature over the same input */
+	t = strdup(jwt);
+	flip_char(t, len - 10);
+	assert_int_equal(verify(jwks, t), -EKEYREJECTED);
+	free(t);
+	/* the same kid with another key's point */
+	assert_int_equal(token_key_generate(&k2, &e), 0);
+	wrong = json_deep_copy(k2->jwk);
+	json_object_set(wrong, "kid", json_object_get(key->jwk, "kid"));
+	{
+		json_t *set = json_pack("{s:[o]}", "keys", wrong);
+
+		assert_int_equal(verify(set, jwt), -EKEYREJECTED);
+		json_decref(set);
+	}
+	/* an empty set */
+	{
+		json_t *set = json_pack("{s:[]}", "keys");
+
+		assert_int_equal(verify(set, jwt), -EKEYREJECTED);
+		json_decref(set);
+	}
+	/* more tokens than the cache holds, then the first again */
+	for (int i = 0; i < 300; i++) {
+		char *u;
+
+		c.iat = NOW - i;
+		u = issue_claims(&c);
+		assert_int_equal(verify(jwks, u), 0);
+		free(u);
+	}
+	assert_int_equal(verify(jwks, jwt), 0);
+	token_key_free(k2);
+	free(jwt);
+}
+
 static void test_flipped_payload(void **state)
 {
 	char *jwt = issue_default();
@@ -1381,6 +1441,7 @@ int main(void)
 		cmocka_unit_test(test_header_rules),
 		cmocka_unit_test(test_unknown_kid),
 		cmocka_unit_test(test_flipped_signature),
+		cmocka_unit_test(test_verified_cache),
 		cmocka_unit_test(test_flipped_payload),
 		cmocka_unit_test(test_expired),
 		cmocka_unit_test(test_not_yet_valid),
