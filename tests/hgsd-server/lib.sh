@@ -97,6 +97,10 @@ launch_hgsd() {
 	local name=$1
 	shift
 	[[ -e $TMP/$name.conf ]] || write_config "$name"
+	# Empty the log here, not only in the background job's redirection:
+	# on a restart, wait_hgsd could otherwise read the previous run's
+	# "ready" and port before the new process truncates the file.
+	: >"$TMP/$name.log"
 	"$HGSD" --foreground --config "$TMP/$name.conf" "$@" 2>"$TMP/$name.log" &
 	HGSD_PID=$!
 	HGSD_PIDS+=("$HGSD_PID")
