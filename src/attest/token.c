@@ -49,6 +49,7 @@
 #include <openssl/rand.h>
 
 #include "attest/hash.h"
+#include "common/b64.h"
 #include "common/util.h"
 
 DEFINE_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
@@ -110,44 +111,6 @@ static const EVP_MD *sha256_md(void)
 
 /* ---- base64url (RFC 4648 section 5, no padding) ---- */
 
-static const char b64url_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static size_t b64url_len(size_t n)
-{
-	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
-}
-
-/* out needs b64url_len(n) + 1 bytes; NUL-terminated. Returns the length. */
-static size_t b64url_encode(const uint8_t *in, size_t n, char *out)
-{
-	size_t o = 0, i = 0;
-
-	for (; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
-			     in[i + 2];
-
-		out[o++] = b64url_alphabet[v >> 18 & 63];
-		out[o++] = b64url_alphabet[v >> 12 & 63];
-		out[o++] = b64url_alphabet[v >> 6 & 63];
-		out[o++] = b64url_alphabet[v & 63];
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)in[i] << 16;
-
-		out[o++] = b64url_alphabet[v >> 18 & 63];
-		out[o++] = b64url_alphabet[v >> 12 & 63];
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-
-		out[o++] = b64url_alphabet[v >> 18 & 63];
-		out[o++] = b64url_alphabet[v >> 12 & 63];
-		out[o++] = b64url_alphabet[v >> 6 & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
 static int b64url_value(char c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -161,43 +124,6 @@ static int b64url_value(char c)
 	if (c == '_')
 		return 63;
 	return -1;
-}
-
-/*
- * Strict decoding: only the URL-safe alphabet, no padding, no whitespace,
- * no impossible length (n % 4 == 1) and no non-zero bits left over in the
- * last character, so every byte string has exactly one accepted encoding.
- * -EBADMSG on any of those, -ENOBUFS if out (cap bytes) is too small.
- */
-static int b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap,
-			 size_t *ret_len)
-{
-	size_t need = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t o = 0;
-
-	if (n % 4 == 1)
-		return -EBADMSG;
-	if (need > cap)
-		return -ENOBUFS;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64url_value(in[i]);
-
-		if (v < 0)
-			return -EBADMSG;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0) /* leftover bits must be zero */
-		return -EBADMSG;
-	*ret_len = o;
-	return 0;
 }
 
 /* Syntax only (alphabet, length, canonical last character), no output. */
@@ -233,7 +159,7 @@ static int jwk_b64(const json_t *jwk, const char *name, uint8_t *out,
 	if (r < 0)
 		return err_set(e, EBADMSG,
 			       "JWK member \"%s\": %s", name,
-			       r == -ENOBUFS ? "too long" : "not base64url");
+			       r == -E2BIG ? "too long" : "not base64url");
 	return 0;
 }
 
@@ -676,7 +602,7 @@ static int jwk_set_int(json_t *jwk, const char *name, const uint8_t *p, size_t l
 	if (len > width)
 		return -1;
 	buf = calloc(1, width ? width : 1);
-	text = malloc(b64url_len(width) + 1);
+	text = malloc(b64url_encoded_len(width) + 1);
 	if (!buf || !text)
 		return -1;
 	memcpy(buf + width - len, p, len);
@@ -1077,9 +1003,9 @@ int token_issue(const struct token_key *key, const struct token_claims *c,
 		return err_set(e, ENOMEM, "out of memory");
 	hl = strlen(hdr_s);
 	cl = strlen(claims_s);
-	h64 = b64url_len(hl);
-	c64 = b64url_len(cl);
-	total = h64 + 1 + c64 + 1 + b64url_len(ES256_SIG_SIZE);
+	h64 = b64url_encoded_len(hl);
+	c64 = b64url_encoded_len(cl);
+	total = h64 + 1 + c64 + 1 + b64url_encoded_len(ES256_SIG_SIZE);
 	if (total > TOKEN_MAX_SIZE)
 		return err_set(e, EINVAL,
 			       "token_issue: token of %zu bytes exceeds %d", total,

@@ -56,3 +56,34 @@ int b64url_decode(const char *in, size_t len, uint8_t *out, size_t max, size_t *
 	*ret_len = o;
 	return 0;
 }
+
+size_t b64url_encode(const void *in, size_t n, char *out)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const uint8_t *p = in;
+	size_t o = 0, i = 0;
+
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+		out[o++] = alphabet[v >> 18 & 63];
+		out[o++] = alphabet[v >> 12 & 63];
+		out[o++] = alphabet[v >> 6 & 63];
+		out[o++] = alphabet[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+
+		out[o++] = alphabet[v >> 18 & 63];
+		out[o++] = alphabet[v >> 12 & 63];
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+
+		out[o++] = alphabet[v >> 18 & 63];
+		out[o++] = alphabet[v >> 12 & 63];
+		out[o++] = alphabet[v >> 6 & 63];
+	}
+	out[o] = '\0';
+	return o;
+}

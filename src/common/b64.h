@@ -5,6 +5,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Characters of the base64url text of n bytes (no padding). */
+static inline size_t b64url_encoded_len(size_t n)
+{
+	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+}
+
+/* Encode n bytes into out (b64url_encoded_len(n) + 1 bytes), NUL-terminated.
+ * Returns the text's length. */
+size_t b64url_encode(const void *in, size_t n, char *out);
+
 /* Bytes a valid base64url text of len characters decodes to. */
 static inline size_t b64url_decoded_len(size_t len)
 {

@@ -140,37 +140,6 @@ static int kps_unaudited(struct http_request *rq)
 	return -EAGAIN;
 }
 
-/* base64url without padding of n bytes into out (4 * ceil(n / 3) + 1). */
-static void b64url_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char a[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t o = 0, i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
-			     in[i + 2];
-
-		out[o++] = a[v >> 18];
-		out[o++] = a[(v >> 12) & 63];
-		out[o++] = a[(v >> 6) & 63];
-		out[o++] = a[v & 63];
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)in[i] << 16;
-
-		out[o++] = a[v >> 18];
-		out[o++] = a[(v >> 12) & 63];
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-
-		out[o++] = a[v >> 18];
-		out[o++] = a[(v >> 12) & 63];
-		out[o++] = a[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-}
-
 /* ---- the commit MAC ---- */
 
 static EVP_KDF *kps_hkdf;

@@ -30,40 +30,14 @@ DEFINE_CLEANUP_FUNC(ECDSA_SIG, ECDSA_SIG_free)
 
 /* ---- base64url ---- */
 
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 size_t jw_b64_len(size_t n)
 {
-	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+	return b64url_encoded_len(n);
 }
 
 void jw_b64_encode_to(const void *in, size_t n, char *out)
 {
-	const uint8_t *p = in;
-	size_t o = 0, i = 0;
-
-	for (; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = b64_alphabet[v >> 6 & 63];
-		out[o++] = b64_alphabet[v & 63];
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = b64_alphabet[v >> 6 & 63];
-	}
-	out[o] = '\0';
+	b64url_encode(in, n, out);
 }
 
 char *jw_b64_encode(const void *in, size_t n)
@@ -625,7 +599,8 @@ static const char *thp_member(const json_t *jwk, const char *name)
 	if (!s || n == 0 || n > 2 * JW_RSA_MAX_BYTES || strlen(s) != n)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (!strchr(b64_alphabet, s[i]))
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
 			return NULL;
 	return s;
 }
