@@ -32,3 +32,5 @@
 #define VM_QEMU_IMG "qemu-img"
 #define VM_SWTPM "swtpm"
 #define VM_LOCKDOWN "qemu-7.2-v1" /* the lockdown set qemu.c builds */
+#define VM_QEMU_IMG_ATTEMPTS 3 /* qemu-img's PBKDF2 calibration can fail */
+#define VM_LUKS_ITER_MS "10"   /* LUKS PBKDF2 time, ms (random 256-bit keys) */
