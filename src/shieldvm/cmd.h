@@ -25,6 +25,7 @@ int cmd_kp(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
 /* run, status, stop, poweroff, reset (argv[0] says which) */
 int cmd_run(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 
 struct guardian;
 /* A private guardian file: a regular file (not a symlink) whose mode gives

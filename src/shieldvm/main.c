@@ -23,6 +23,7 @@ static const struct cmd commands[] = {
 	{ "stop", cmd_run, "stop a VM (ACPI power button, then quit)" },
 	{ "poweroff", cmd_run, "power a VM off now" },
 	{ "reset", cmd_run, "reset a VM" },
+	{ "console", cmd_console, "a VM's serial console (encryption-supported only)" },
 };
 
 static void usage(FILE *f)
