@@ -205,7 +205,8 @@ static int parse_disk(const char *arg, struct vm_disk *d)
 /* vm new: each import=PATH made absolute (symlinks resolved), probed
  * (raw or qcow2, src/vm/image.h) and hashed; size_mb from its virtual
  * size. The first `run` converts it after checking the hash again. */
-static int resolve_imports(struct vm_def *d)
+static int resolve_imports(struct vm_def *d,
+			   enum vm_image_format formats[VM_DISKS_MAX])
 {
 	for (size_t i = 0; i < d->n_disks; i++) {
 		struct vm_disk *k = &d->disks[i];
@@ -246,10 +247,7 @@ static int resolve_imports(struct vm_def *d)
 		memcpy(k->import_path, abs, strlen(abs) + 1);
 		memcpy(k->import_sha256, im.sha256, sizeof(k->import_sha256));
 		k->size_mb = vm_image_size_mb(&im);
-		printf("disk %s: imports %s (%s, %" PRIu64 " MiB, SHA-256 %s) "
-		       "at the first run\n",
-		       k->name, abs, vm_image_format_to_string(im.format),
-		       k->size_mb, im.sha256);
+		formats[i] = im.format;
 	}
 	return EXIT_OK;
 }
@@ -332,6 +330,7 @@ static int vm_new_cmd(struct vm_def *d, const char *kp_path, const char *dir,
 	_cleanup_(kp_freep) struct kp *kp = NULL;
 	_cleanup_(json_decrefp) json_t *j = NULL;
 	_cleanup_free_ char *def_text = NULL;
+	enum vm_image_format formats[VM_DISKS_MAX] = { 0 };
 	uint8_t digest[KP_DIGEST_SIZE];
 	char path[PATH_MAX], dtext[48], ktext[48];
 	struct err e = { 0 };
@@ -348,7 +347,7 @@ static int vm_new_cmd(struct vm_def *d, const char *kp_path, const char *dir,
 		cli_error("vm new", "%s: %s", kp_path, err_str(&e));
 		return exit_for(r);
 	}
-	r = resolve_imports(d);
+	r = resolve_imports(d, formats);
 	if (r != EXIT_OK)
 		return r;
 	snprintf(d->uuid, sizeof(d->uuid), "%s", kp_vm_id(kp));
@@ -434,6 +433,13 @@ static int vm_new_cmd(struct vm_def *d, const char *kp_path, const char *dir,
 		cli_error("vm new", "%s: %s", path, strerror(-r));
 		return EXIT_INPUT;
 	}
+	for (size_t i = 0; i < d->n_disks; i++)
+		if (d->disks[i].import_path[0])
+			printf("disk %s: imports %s (%s, %" PRIu64 " MiB, "
+			       "SHA-256 %s) at the first run\n",
+			       d->disks[i].name, d->disks[i].import_path,
+			       vm_image_format_to_string(formats[i]),
+			       d->disks[i].size_mb, d->disks[i].import_sha256);
 	printf("VM %s (%s, policy %s) created in %s; its keys, encrypted VARS "
 	       "and disks are made by its first `shieldvm run %s`\n",
 	       d->name, d->uuid, kp_policy_to_string(d->security.policy), dir,
