@@ -4,12 +4,9 @@
 # through OVMF Secure Boot, with swtpm as its vTPM. Source it.
 #
 # Environment (tests/e2e-vm/meson.build): GUEST_BUILD (guest/build-guest.sh),
-# GUEST_DIR (where the images are cached, in the build directory).
+# GUEST_DIR (where the images are cached, in the build directory), SHIELDVM.
 #
 #   vm_lib_init               temp dir $T, traps that stop what we started
-#   guest_image [VARIANT]     build the guest if needed; print the path of
-#                             guest.img, or guest-VARIANT.img (unsigned,
-#                             badsig)
 #   vtpm_start STATE          swtpm (log level 1) on STATE; $VTPM_SOCK
 #   vtpm_stop
 #   qemu_boot IMG VARS TIMEOUT [EXTRA QEMU ARGS]
@@ -18,18 +15,16 @@
 #                             and, if it exists, $T/data.img (serial
 #                             "data"); sets BOOT_STATUS (exited | timeout)
 #                             and BOOT_SECONDS
-#   report_reset              a fresh, zeroed report disk
-#   report_get KEY            the value of KEY in the guest's report
-#   report_text               the whole report
-#   guest_evlog OUT           the event log the guest copied to the report
-#                             disk
+#   report_reset              a fresh, zeroed report disk ($REPORT)
 #   fail MSG                  print MSG and the report, exit 1
+# and guestlib.sh's guest_image, report_get, expect, check_shielded, ...
+# (REPORT=$T/report.img, GUEST_TMP=$T).
 #
 # Each script defines case_NAME functions and ends with `run_case "$@"`.
 set -euo pipefail
 
-: "${GUEST_BUILD:?GUEST_BUILD must point at tests/e2e-vm/guest/build-guest.sh}"
-: "${GUEST_DIR:?GUEST_DIR must name the guest image cache directory}"
+# shellcheck source=tests/e2e-vm/guestlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/guestlib.sh"
 
 OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.secboot.fd}
 OVMF_VARS_MS=${OVMF_VARS_MS:-/usr/share/OVMF/OVMF_VARS_4M.ms.fd}
@@ -74,6 +69,8 @@ vm_lib_cleanup()
 vm_lib_init()
 {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/shieldvm-e2e-vm.XXXXXX")
+	REPORT=$T/report.img
+	GUEST_TMP=$T
 	trap 'vm_lib_cleanup; exit $?' EXIT
 	trap 'exit 130' INT TERM
 }
@@ -81,20 +78,11 @@ vm_lib_init()
 fail()
 {
 	echo "FAIL: $*" >&2
-	if [[ -n $T && -f $T/report.img ]]; then
+	if [[ -n $REPORT && -f $REPORT ]]; then
 		echo "--- guest report:" >&2
 		report_text >&2 || true
 	fi
 	exit 1
-}
-
-guest_image()
-{
-	local variant=${1:-} img
-	"$GUEST_BUILD" "$GUEST_DIR" || fail "building the test guest ($GUEST_BUILD $GUEST_DIR)"
-	img=$GUEST_DIR/guest${variant:+-$variant}.img
-	[[ -f $img ]] || fail "no guest image $img"
-	echo "$img"
 }
 
 vtpm_start()
@@ -133,8 +121,8 @@ vtpm_stop()
 
 report_reset()
 {
-	rm -f "$T/report.img"
-	truncate -s 1M "$T/report.img"
+	rm -f "$REPORT"
+	truncate -s 1M "$REPORT"
 }
 
 # qemu_boot IMG VARS TIMEOUT [EXTRA QEMU ARGS...]
@@ -185,28 +173,6 @@ qemu_boot()
 		fail "qemu exited with status $rc: $(tail -n 3 "$T/qemu.err")"
 	fi
 	vtpm_stop
-}
-
-report_text()
-{
-	head -c 4096 "$T/report.img" | tr -d '\000'
-}
-
-report_get()
-{
-	# awk reads the whole report (no early exit: no SIGPIPE upstream).
-	report_text | awk -v k="$1" 'index($0, k "=") == 1 && !done {
-		print substr($0, length(k) + 2); done = 1 }'
-}
-
-guest_evlog()
-{
-	local off n
-	off=$(report_get eventlog_offset)
-	n=$(report_get eventlog_bytes)
-	[[ -n $off && -n $n ]] || fail "the report has no event log"
-	dd if="$T/report.img" of="$1" bs=64K iflag=skip_bytes,count_bytes \
-		skip="$off" count="$n" status=none
 }
 
 run_case()
