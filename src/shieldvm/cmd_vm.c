@@ -35,6 +35,7 @@
 #include "shieldvm/json_out.h"
 #include "vm/control.h"
 #include "vm/def.h"
+#include "vm/image.h"
 #include "vm/launch.h"
 #include "vm/vars.h"
 
@@ -45,10 +46,10 @@ static void vm_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: shieldvm vm profile [--policy P] [--serial-console] [--no-secure-boot]\n"
-		"                           [--firmware F] [--disk NAME:SIZE[:raw] ...]\n"
+		"                           [--firmware F] [--disk DISK ...]\n"
 		"       shieldvm vm profile --dir VM\n"
 		"       shieldvm vm new NAME --kp KP [--memory MB] [--vcpus N]\n"
-		"                       [--disk NAME:SIZE[:raw] ...] [--vars-template F]\n"
+		"                       [--disk DISK ...] [--vars-template F]\n"
 		"                       [--serial-console] [--no-secure-boot] [--firmware F]\n"
 		"                       [--dir D]\n"
 		"\n"
@@ -68,6 +69,10 @@ static void vm_usage(FILE *f)
 		"  --firmware F        OVMF code image (default %s)\n"
 		"  --disk NAME:SIZE    a QEMU LUKS qcow2 disk of SIZE MiB; NAME:SIZE:raw an\n"
 		"                      unencrypted raw disk (test report disks), repeatable\n"
+		"  --disk NAME:import=IMAGE\n"
+		"                      a QEMU LUKS qcow2 disk made from IMAGE (raw or qcow2)\n"
+		"                      at the first run; vm new records its path and\n"
+		"                      SHA-256, the run refuses an image that changed\n"
 		"  --memory MB         guest RAM (default 512)\n"
 		"  --vcpus N           (default 1)\n"
 		"  --vars-template F   first-start VARS (default %s)\n",
@@ -148,11 +153,31 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
+/* --disk NAME:SIZE[:raw] or NAME:import=PATH (the path as given; made
+ * absolute and probed by resolve_imports). */
 static int parse_disk(const char *arg, struct vm_disk *d)
 {
 	char buf[128], *size, *fmt;
+	const char *colon = strchr(arg, ':');
 	uint64_t mb;
 
+	if (colon && strncmp(colon + 1, "import=", 7) == 0) {
+		const char *p = colon + 1 + 7;
+
+		if ((size_t)(colon - arg) >= sizeof(d->name) || !*p ||
+		    strlen(p) >= sizeof(d->import_path))
+			return -EINVAL;
+		memset(d, 0, sizeof(*d));
+		memcpy(d->name, arg, (size_t)(colon - arg));
+		if (!vm_disk_name_valid(d->name))
+			return -EINVAL;
+		memcpy(d->import_path, p, strlen(p) + 1);
+		d->format = VM_DISK_QCOW2_LUKS;
+		snprintf(d->file, sizeof(d->file), "disks/%.*s.qcow2",
+			 (int)(colon - arg), arg);
+		d->size_mb = 1; /* until resolve_imports */
+		return 0;
+	}
 	if (strlen(arg) >= sizeof(buf))
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%s", arg);
@@ -175,6 +200,58 @@ static int parse_disk(const char *arg, struct vm_disk *d)
 		 fmt ? "raw" : "qcow2");
 	d->size_mb = mb;
 	return 0;
+}
+
+/* vm new: each import=PATH made absolute (symlinks resolved), probed
+ * (raw or qcow2, src/vm/image.h) and hashed; size_mb from its virtual
+ * size. The first `run` converts it after checking the hash again. */
+static int resolve_imports(struct vm_def *d)
+{
+	for (size_t i = 0; i < d->n_disks; i++) {
+		struct vm_disk *k = &d->disks[i];
+		char abs[PATH_MAX];
+		struct vm_image im;
+		struct err e = { 0 };
+		int fd, r;
+
+		if (!k->import_path[0])
+			continue;
+		if (!realpath(k->import_path, abs)) {
+			if (errno == ENOENT)
+				cli_error("vm new", "--disk %s:import=%s: %s is "
+					  "missing", k->name, k->import_path,
+					  k->import_path);
+			else
+				cli_error("vm new", "--disk %s:import=%s: %s",
+					  k->name, k->import_path,
+					  strerror(errno));
+			return EXIT_INPUT;
+		}
+		if (strlen(abs) >= sizeof(k->import_path) ||
+		    strpbrk(abs, ",\n")) {
+			cli_error("vm new", "--disk %s:import=%s: the path %s "
+				  "must be shorter than %d bytes, without ','",
+				  k->name, k->import_path, abs, VM_PATH_MAX);
+			return EXIT_USAGE;
+		}
+		fd = vm_image_open(abs, &e);
+		r = fd < 0 ? fd : vm_image_probe(fd, abs, &im, &e);
+		if (fd >= 0)
+			close(fd);
+		if (r < 0) {
+			cli_error("vm new", "--disk %s:import: %s", k->name,
+				  err_str(&e));
+			return EXIT_INPUT;
+		}
+		memcpy(k->import_path, abs, strlen(abs) + 1);
+		memcpy(k->import_sha256, im.sha256, sizeof(k->import_sha256));
+		k->size_mb = vm_image_size_mb(&im);
+		printf("disk %s: imports %s (%s, %" PRIu64 " MiB, SHA-256 %s) "
+		       "at the first run\n",
+		       k->name, abs, vm_image_format_to_string(im.format),
+		       k->size_mb, im.sha256);
+	}
+	return EXIT_OK;
 }
 
 static int firmware_digest(const char *cmd, const char *path, char out[65])
@@ -271,6 +348,9 @@ static int vm_new_cmd(struct vm_def *d, const char *kp_path, const char *dir,
 		cli_error("vm new", "%s: %s", kp_path, err_str(&e));
 		return exit_for(r);
 	}
+	r = resolve_imports(d);
+	if (r != EXIT_OK)
+		return r;
 	snprintf(d->uuid, sizeof(d->uuid), "%s", kp_vm_id(kp));
 	if (d->security.policy != kp_policy(kp)) {
 		cli_error("vm new",
@@ -425,9 +505,9 @@ int cmd_vm(int argc, char **argv)
 			}
 			if (parse_disk(optarg, &d.disks[d.n_disks]) < 0) {
 				cli_error("vm",
-					  "--disk '%s': expected NAME:SIZE_MiB or "
-					  "NAME:SIZE_MiB:raw (NAME of [a-z0-9_-], "
-					  "SIZE 1..%d)",
+					  "--disk '%s': expected NAME:SIZE_MiB, "
+					  "NAME:SIZE_MiB:raw or NAME:import=IMAGE "
+					  "(NAME of [a-z0-9_-], SIZE 1..%d)",
 					  optarg, VM_DISK_SIZE_MAX_MB);
 				return EXIT_USAGE;
 			}
@@ -480,6 +560,10 @@ int cmd_vm(int argc, char **argv)
 		}
 		if (dir)
 			return vm_profile_cmd(&d, dir);
+		/* an imported disk is a qcow2-luks disk; the image itself is
+		 * not part of the profile */
+		for (size_t i = 0; i < d.n_disks; i++)
+			d.disks[i].import_path[0] = '\0';
 		snprintf(d.name, sizeof(d.name), "profile");
 		snprintf(d.uuid, sizeof(d.uuid),
 			 "00000000-0000-4000-8000-000000000000");

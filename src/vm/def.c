@@ -164,6 +164,25 @@ int vm_def_check(const struct vm_def *d, struct err *e)
 				       "disks[%zu].size_mb %" PRIu64
 				       ": must be 1..%d",
 				       i, k->size_mb, VM_DISK_SIZE_MAX_MB);
+		if (!k->import_path[0] && !k->import_sha256[0])
+			continue;
+		if (k->format != VM_DISK_QCOW2_LUKS)
+			return err_set(e, EINVAL,
+				       "disks[%zu].import: only a 'qcow2-luks' "
+				       "disk can be imported (it is encrypted "
+				       "with the VM's key)",
+				       i);
+		if (!path_ok(k->import_path) || k->import_path[0] != '/')
+			return err_set(e, EINVAL,
+				       "disks[%zu].import.path '%s': an "
+				       "absolute path without ',' or control "
+				       "characters",
+				       i, k->import_path);
+		if (!hex64(k->import_sha256))
+			return err_set(e, EINVAL,
+				       "disks[%zu].import.sha256 '%s': not a "
+				       "lower-case hex SHA-256",
+				       i, k->import_sha256);
 	}
 	if (!hex64(s->firmware_code))
 		return err_set(e, EINVAL,
@@ -230,15 +249,20 @@ int vm_def_to_json(const struct vm_def *d, json_t **ret, struct err *e)
 	for (size_t i = 0; i < d->n_disks; i++) {
 		const struct vm_disk *k = &d->disks[i];
 
-		if (json_array_append_new(disks,
-					  json_pack("{s:s, s:s, s:s, s:I}",
-						    "name", k->name, "file",
-						    k->file, "format",
-						    vm_disk_format_to_string(
-							    k->format),
-						    "size_mb",
-						    (json_int_t)k->size_mb)) <
-		    0)
+		json_t *dj = json_pack("{s:s, s:s, s:s, s:I}", "name", k->name,
+				       "file", k->file, "format",
+				       vm_disk_format_to_string(k->format),
+				       "size_mb", (json_int_t)k->size_mb);
+
+		if (dj && k->import_path[0] &&
+		    json_object_set_new(dj, "import",
+					json_pack("{s:s, s:s}", "path",
+						  k->import_path, "sha256",
+						  k->import_sha256)) < 0) {
+			json_decref(dj);
+			dj = NULL;
+		}
+		if (json_array_append_new(disks, dj) < 0)
 			return err_set(e, ENOMEM, "out of memory");
 	}
 	o = json_pack("{s:i, s:s, s:s, s:I, s:i, s:s, s:O, s:s, s:o}",
@@ -389,9 +413,11 @@ static int parse_security(json_t *s, struct vm_def *d, struct err *e)
 
 static int parse_disk(json_t *o, size_t i, struct vm_disk *k, struct err *e)
 {
-	static const char *const keys[] = { "name", "file", "format", "size_mb",
-					    NULL };
-	char where[32], fmt[32];
+	static const char *const keys[] = { "name",    "file",	 "format",
+					    "size_mb", "import", NULL };
+	static const char *const import_keys[] = { "path", "sha256", NULL };
+	char where[48], fmt[32];
+	json_t *im;
 	int r;
 
 	snprintf(where, sizeof(where), "disks[%zu].", i);
@@ -417,7 +443,28 @@ static int parse_disk(json_t *o, size_t i, struct vm_disk *k, struct err *e)
 		return err_set(e, EINVAL,
 			       "%sformat '%s': expected 'qcow2-luks' or 'raw'",
 			       where, fmt);
-	return get_uint(o, where, "size_mb", &k->size_mb, e);
+	r = get_uint(o, where, "size_mb", &k->size_mb, e);
+	if (r < 0)
+		return r;
+	im = json_object_get(o, "import");
+	if (!im)
+		return 0;
+	snprintf(where, sizeof(where), "disks[%zu].import", i);
+	if (!json_is_object(im))
+		return err_set(e, EBADMSG,
+			       "%s: not an object (expected {\"path\", "
+			       "\"sha256\"})",
+			       where);
+	snprintf(where, sizeof(where), "disks[%zu].import.", i);
+	r = only_keys(im, where, import_keys, e);
+	if (r < 0)
+		return r;
+	r = get_str(im, where, "path", k->import_path,
+		    sizeof(k->import_path), false, e);
+	if (r < 0)
+		return r;
+	return get_str(im, where, "sha256", k->import_sha256,
+		       sizeof(k->import_sha256), false, e);
 }
 
 int vm_def_parse(const char *text, size_t len, struct vm_def *ret,

@@ -6,7 +6,8 @@
  *   {"version": 1, "name", "uuid", "memory_mb", "vcpus",
  *    "firmware_path"?: OVMF code image (default VM_OVMF_CODE),
  *    "disks": [{"name", "file": "disks/NAME.qcow2",
- *               "format": "qcow2-luks" | "raw", "size_mb"}],
+ *               "format": "qcow2-luks" | "raw", "size_mb",
+ *               "import"?: {"path": "<absolute>", "sha256": "<hex>"}}],
  *    "network": "none",
  *    "security": {"policy", "firmware": {"code": "<sha256 hex>"},
  *                 "secure_boot", "vtpm": "tpm-crb",
@@ -15,7 +16,9 @@
  *
  * security.devices must be exactly the kinds the VM has: "disk-luks" for
  * qcow2-luks disks, "disk-raw" for raw (unencrypted: test report disks)
- * ones. The profile is the canonical JSON of "security" (jansson
+ * ones. "import" (qcow2-luks only) names the image the first start converts
+ * into the disk (src/vm/image.h); it is not part of the profile: what the
+ * guest boots is checked by Secure Boot. The profile is the canonical JSON of "security" (jansson
  * JSON_COMPACT | JSON_SORT_KEYS); its SHA-256 is the KP's config_digest.
  */
 #pragma once
@@ -40,6 +43,9 @@ struct vm_disk {
 	char file[VM_PATH_MAX]; /* relative to the VM directory */
 	enum vm_disk_format format;
 	uint64_t size_mb;
+	/* "import": both empty when the disk starts empty */
+	char import_path[VM_PATH_MAX];
+	char import_sha256[65]; /* lower-case hex */
 };
 
 struct vm_security {

@@ -31,6 +31,7 @@
 #include "vm/argv.h"
 #include "vm/control.h"
 #include "vm/filter.h"
+#include "vm/image.h"
 #include "vm/keys.h"
 #include "vm/qmp.h"
 #include "vm/vars.h"
@@ -430,7 +431,140 @@ static int create_vars(const struct vm_launch *l, const struct keys *k,
 	return write_atomic(l->dir, VM_VARS_FILE, enc, enc_len, e);
 }
 
-/* First start: missing qcow2-luks disks, key by fd. */
+/* Run qemu-img (argv a, inheriting keep[]) until it succeeds.
+ * qemu-img calibrates PBKDF2 with getrusage(RUSAGE_THREAD); on a loaded
+ * machine a tick-based clock can read 0 ms and it gives up ("Unable to get
+ * accurate CPU usage"): retry, up to VM_QEMU_IMG_ATTEMPTS. out (what it
+ * writes) is removed after each failure: no half disk stays behind. */
+static int qemu_img_retry(char *const *a, const int *keep, size_t n_keep,
+			  const char *what, const char *disk, const char *out,
+			  struct err *e)
+{
+	int status = 0, r;
+	pid_t pid;
+
+	for (int attempt = 1;; attempt++) {
+		r = spawn(a, keep, n_keep, &pid, e);
+		if (r < 0) {
+			(void)unlink(out);
+			return r;
+		}
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0)
+			return 0;
+		(void)unlink(out);
+		if (attempt < VM_QEMU_IMG_ATTEMPTS) {
+			logf_("disk %s: qemu-img %s failed, retrying", disk,
+			      what);
+			continue;
+		}
+		return err_set(e, EIO,
+			       "disk %s: qemu-img %s failed (status %d, %d "
+			       "attempts; its messages are in %s)",
+			       disk, what,
+			       WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			       attempt, VM_LOG_FILE);
+	}
+}
+
+/* argv from NULL-terminated strings, each strdup'ed (and "%d" formatted
+ * ones given already allocated); -ENOMEM if any is missing. */
+static int argv_done(struct vm_argv *a, struct err *e)
+{
+	a->v[a->n] = NULL;
+	for (size_t j = 0; j < a->n; j++)
+		if (!a->v[j]) {
+			vm_argv_clear(a);
+			return err_set(e, ENOMEM, "out of memory");
+		}
+	return 0;
+}
+
+/* First start of an imported disk: check that the image still hashes to
+ * import.sha256, then `qemu-img convert` it into a LUKS qcow2 (key by fd)
+ * written next to path and renamed into place once complete. The image is
+ * opened once: the hashed file is the one converted (by /dev/fd). */
+static int import_disk(const struct vm_launch *l, const struct vm_disk *dk,
+		       const char *key_hex, const char *path, struct err *e)
+{
+	char part[VM_PATH_MAX + 80];
+	struct vm_argv a = { 0 };
+	struct vm_image im;
+	int keep[2] = { -1, -1 }, r;
+	int64_t t0 = now_ms();
+
+	r = vm_image_open(dk->import_path, e);
+	if (r < 0) {
+		err_prefix(e,
+			   "disk %s: the image to import (named in %s at `vm "
+			   "new`)",
+			   dk->name, VM_DEF_FILE);
+		return r;
+	}
+	keep[1] = r;
+	r = vm_image_probe(keep[1], dk->import_path, &im, e);
+	if (r < 0) {
+		err_prefix(e, "disk %s: import", dk->name);
+		goto out;
+	}
+	if (!streq(im.sha256, dk->import_sha256)) {
+		r = err_set(e, EKEYREJECTED,
+			    "disk %s: %s has SHA-256 %s, but %s names %s (the "
+			    "image changed since `vm new`): refusing to "
+			    "import it",
+			    dk->name, dk->import_path, im.sha256, VM_DEF_FILE,
+			    dk->import_sha256);
+		goto out;
+	}
+	snprintf(part, sizeof(part), "%s.import", path);
+	(void)unlink(part);
+	keep[0] = memfd_with("disk-key", key_hex, strlen(key_hex), e);
+	if (keep[0] < 0) {
+		r = keep[0];
+		goto out;
+	}
+	a.v[a.n++] = strdup(l->qemu_img ? l->qemu_img : VM_QEMU_IMG);
+	a.v[a.n++] = strdup("convert");
+	a.v[a.n++] = strdup("-q");
+	a.v[a.n++] = strdup("-f");
+	a.v[a.n++] = strdup(vm_image_format_to_string(im.format));
+	a.v[a.n++] = strdup("-O");
+	a.v[a.n++] = strdup("qcow2");
+	a.v[a.n++] = strdup("--object");
+	if (asprintf(&a.v[a.n++], "secret,id=sec0,format=raw,file=/dev/fd/%d",
+		     keep[0]) < 0)
+		a.v[a.n - 1] = NULL;
+	a.v[a.n++] = strdup("-o");
+	a.v[a.n++] = strdup("encrypt.format=luks,encrypt.key-secret=sec0,"
+			    "encrypt.iter-time=" VM_LUKS_ITER_MS);
+	if (asprintf(&a.v[a.n++], "/dev/fd/%d", keep[1]) < 0)
+		a.v[a.n - 1] = NULL;
+	a.v[a.n++] = strdup(part);
+	r = argv_done(&a, e);
+	if (r < 0)
+		goto out;
+	r = qemu_img_retry(a.v, keep, 2, "convert", dk->name, part, e);
+	vm_argv_clear(&a);
+	if (r < 0)
+		goto out;
+	(void)chmod(part, 0600);
+	if (rename(part, path) < 0) {
+		r = err_set(e, errno, "%s: %s", path, strerror(errno));
+		(void)unlink(part);
+		goto out;
+	}
+	logf_("first start: disk %s imported from %s (%s, SHA-256 %s, "
+	      "%" PRIu64 " bytes) into %s (LUKS) in %" PRId64 " ms",
+	      dk->name, dk->import_path, vm_image_format_to_string(im.format),
+	      im.sha256, im.virtual_size, dk->file, now_ms() - t0);
+out:
+	for (size_t i = 0; i < 2; i++)
+		if (keep[i] >= 0)
+			close(keep[i]);
+	return r;
+}
+
+/* First start: missing qcow2-luks disks (empty, or imported), key by fd. */
 static int create_disks(const struct vm_launch *l, const struct keys *k,
 			struct err *e)
 {
@@ -441,8 +575,7 @@ static int create_disks(const struct vm_launch *l, const struct keys *k,
 		char path[VM_PATH_MAX + 64], sub[VM_PATH_MAX + 64];
 		struct vm_argv a = { 0 };
 		struct stat st;
-		pid_t pid;
-		int fd, status, r;
+		int fd, r;
 		char *slash;
 
 		r = path_join(path, sizeof(path), l->dir, dk->file, e);
@@ -460,6 +593,12 @@ static int create_disks(const struct vm_launch *l, const struct keys *k,
 		if (slash) {
 			*slash = '\0';
 			(void)mkdir(sub, 0700);
+		}
+		if (dk->import_path[0]) {
+			r = import_disk(l, dk, k->disk_hex[i], path, e);
+			if (r < 0)
+				return r;
+			continue;
 		}
 		fd = memfd_with("disk-key", k->disk_hex[i],
 				strlen(k->disk_hex[i]), e);
@@ -484,36 +623,10 @@ static int create_disks(const struct vm_launch *l, const struct keys *k,
 		a.v[a.n++] = strdup(path);
 		if (asprintf(&a.v[a.n++], "%" PRIu64 "M", dk->size_mb) < 0)
 			a.v[a.n - 1] = NULL;
-		a.v[a.n] = NULL;
-		for (size_t j = 0; j < a.n; j++)
-			if (!a.v[j]) {
-				close(fd);
-				vm_argv_clear(&a);
-				return err_set(e, ENOMEM, "out of memory");
-			}
-		/* qemu-img calibrates PBKDF2 with getrusage(RUSAGE_THREAD);
-		 * on a loaded machine a tick-based clock can read 0 ms and it
-		 * gives up ("Unable to get accurate CPU usage"): retry. */
-		for (int attempt = 1;; attempt++) {
-			r = spawn(a.v, &fd, 1, &pid, e);
-			if (r < 0)
-				break;
-			if (waitpid(pid, &status, 0) == pid &&
-			    WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				break;
-			(void)unlink(path);
-			if (attempt < VM_QEMU_IMG_ATTEMPTS) {
-				logf_("disk %s: qemu-img create failed, "
-				      "retrying",
-				      dk->name);
-				continue;
-			}
-			r = err_set(e, EIO,
-				    "disk %s: qemu-img create failed "
-				    "(status %d, %d attempts)",
-				    dk->name, WEXITSTATUS(status), attempt);
-			break;
-		}
+		r = argv_done(&a, e);
+		if (r == 0)
+			r = qemu_img_retry(a.v, &fd, 1, "create", dk->name,
+					   path, e);
 		close(fd);
 		vm_argv_clear(&a);
 		if (r < 0)

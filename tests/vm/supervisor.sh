@@ -302,5 +302,85 @@ case_disks() {
 	pass "second start with the existing disk"
 }
 
+# Disk import (vm.json "import"): refusals before anything starts, a qemu-img
+# failure that leaves no half disk, then a raw and a qcow2 image converted
+# into LUKS qcow2 disks at the first start, never read again afterwards.
+case_import() {
+	local marker raw q2 sha_raw sha_q2 info n
+	marker=SHIELDVM-IMPORT-$(head -c 16 /dev/urandom | xxd -p)
+	raw=$TMP/src.img
+	q2=$TMP/src.qcow2
+	# a 4 MiB raw image: the marker at 1 MiB, the rest zeros
+	truncate -s 4M "$raw"
+	for _ in $(seq 1 64); do printf '%s\n' "$marker"; done |
+		dd of="$raw" bs=1M seek=1 conv=notrunc status=none
+	qemu-img convert -q -f raw -O qcow2 "$raw" "$q2"
+	sha_raw=$(sha256sum "$raw" | cut -d' ' -f1)
+	sha_q2=$(sha256sum "$q2" | cut -d' ' -f1)
+	grep -q "$marker" "$q2" || fail "the plaintext qcow2 source does not show the marker"
+
+	# import_vm ROOT_PATH ROOT_SHA
+	import_vm() {
+		rm -rf "$VM"
+		make_vm "[{\"name\": \"root\", \"file\": \"disks/root.qcow2\", \"format\": \"qcow2-luks\", \"size_mb\": 4,
+		           \"import\": {\"path\": \"$1\", \"sha256\": \"$2\"}},
+		          {\"name\": \"data\", \"file\": \"disks/data.qcow2\", \"format\": \"qcow2-luks\", \"size_mb\": 4,
+		           \"import\": {\"path\": \"$q2\", \"sha256\": \"$sha_q2\"}}]" '["disk-luks"]'
+	}
+	no_half_disk() {
+		local left
+		left=$(find "$VM/disks" -name 'root*' 2>/dev/null || true)
+		[[ -z $left ]] || fail "a failed import left $left"
+	}
+
+	import_vm "$TMP/missing.img" "$sha_raw"
+	start_refused "disk root: the image to import (named in vm.json at \`vm new\`): $TMP/missing.img is missing"
+	no_half_disk
+	import_vm "$raw" "$(sha256sum /dev/null | cut -d' ' -f1)"
+	start_refused "disk root: $raw has SHA-256 $sha_raw, but vm.json names .*the image changed since \`vm new\`"
+	no_half_disk
+	head -c 1000 /dev/urandom >"$TMP/text.img"
+	import_vm "$TMP/text.img" "$sha_raw"
+	start_refused "disk root: import: $TMP/text.img: not a disk image"
+	no_half_disk
+	# a qcow2 header we accept but qemu-img cannot read (cluster_bits 5):
+	# each attempt fails, nothing is left behind
+	{ printf 'QFI\xfb\0\0\0\3'; head -c 12 /dev/zero; printf '\0\0\0\5';
+	  printf '\0\0\0\0\0\x40\0\0'; head -c 72 /dev/zero; printf '\0\0\0\x68'; } >"$TMP/bad.qcow2"
+	truncate -s 64K "$TMP/bad.qcow2"
+	import_vm "$TMP/bad.qcow2" "$(sha256sum "$TMP/bad.qcow2" | cut -d' ' -f1)"
+	start_refused "disk root: qemu-img convert failed"
+	no_half_disk
+	n=$(grep -c "qemu-img convert failed, retrying" "$TMP/refused.log" || true)
+	[[ $n == 2 ]] || fail "qemu-img convert tried $((n + 1)) times, expected 3"
+	pass "a failed conversion is retried, then refused; no half disk"
+
+	import_vm "$raw" "$sha_raw"
+	start
+	for d in root data; do
+		[[ -f $VM/disks/$d.qcow2 && ! -e $VM/disks/$d.qcow2.import ]] || fail "disk $d not imported"
+		[[ $(stat -c %a "$VM/disks/$d.qcow2") == 600 ]] || fail "disk $d mode"
+		info=$(qemu-img info --force-share --output=json "$VM/disks/$d.qcow2")
+		jq -e '.format == "qcow2" and .encrypted == true and
+			."format-specific".data.encrypt.format == "luks" and
+			."virtual-size" == 4194304' <<<"$info" >/dev/null ||
+			fail "disk $d: $info"
+		n=$(grep -c "$marker" "$VM/disks/$d.qcow2" || true)
+		[[ $n == 0 ]] || fail "disk $d holds the image's plaintext ($n lines)"
+	done
+	grep -q "first start: disk root imported from $raw (raw, SHA-256 $sha_raw, 4194304 bytes)" "$TMP/sup.log" ||
+		fail "no import line for root"
+	grep -q "first start: disk data imported from $q2 (qcow2, SHA-256 $sha_q2" "$TMP/sup.log" ||
+		fail "no import line for data"
+	pass "raw and qcow2 images imported into LUKS qcow2 disks (4 MiB; no plaintext marker)"
+	stop_vm
+	check_stopped_clean
+	# later starts never read the sources again
+	rm -f "$raw" "$q2"
+	start
+	stop_vm
+	pass "second start without the source images"
+}
+
 "case_$1"
 echo "PASS: $1"

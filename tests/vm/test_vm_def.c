@@ -260,6 +260,135 @@ static void test_profile(void **state)
 	assert_int_equal(vm_profile_text(&d2, &text, &e), -EINVAL);
 }
 
+/* ---- "import" on a disk ------------------------------------------------*/
+
+#define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define IMPORT                                                      \
+	", \"import\": {\"path\": \"/srv/images/guest.img\", \"sha256\": " \
+	"\"" SHA "\"}"
+
+static char *good_import(void)
+{
+	return edit("\"size_mb\": 1024", "\"size_mb\": 1024" IMPORT);
+}
+
+static void test_import(void **state)
+{
+	char *t = good_import(), *back, *p1 = NULL, *p2 = NULL;
+	struct vm_def d, d0, d2;
+	struct err e = { 0 };
+	json_t *j = NULL;
+
+	(void)state;
+	assert_int_equal(vm_def_parse(t, strlen(t), &d, &e), 0);
+	assert_string_equal(d.disks[0].import_path, "/srv/images/guest.img");
+	assert_string_equal(d.disks[0].import_sha256, SHA);
+	assert_int_equal(d.disks[0].format, VM_DISK_QCOW2_LUKS);
+	free(t);
+	/* without the member: empty */
+	assert_int_equal(vm_def_parse(good, strlen(good), &d0, &e), 0);
+	assert_string_equal(d0.disks[0].import_path, "");
+	assert_string_equal(d0.disks[0].import_sha256, "");
+
+	/* the profile does not change with an import */
+	assert_int_equal(vm_profile_text(&d, &p1, &e), 0);
+	assert_int_equal(vm_profile_text(&d0, &p2, &e), 0);
+	assert_string_equal(p1, p2);
+	free(p1);
+	free(p2);
+
+	/* written back and parsed again: the same import */
+	assert_int_equal(vm_def_to_json(&d, &j, &e), 0);
+	assert_true(json_is_object(
+		json_object_get(json_array_get(json_object_get(j, "disks"), 0),
+				"import")));
+	back = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	assert_int_equal(vm_def_parse(back, strlen(back), &d2, &e), 0);
+	free(back);
+	assert_string_equal(d2.disks[0].import_path, "/srv/images/guest.img");
+	assert_string_equal(d2.disks[0].import_sha256, SHA);
+	/* a disk without one is written without the member */
+	assert_int_equal(vm_def_to_json(&d0, &j, &e), 0);
+	assert_null(json_object_get(
+		json_array_get(json_object_get(j, "disks"), 0), "import"));
+	json_decref(j);
+
+	/* vm_def_check on code-filled structs */
+	d2.disks[0].format = VM_DISK_RAW;
+	assert_int_equal(vm_def_check(&d2, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "disks[0].import: only a 'qcow2-luks' "
+				      "disk can be imported"));
+	d2.disks[0].format = VM_DISK_QCOW2_LUKS;
+	d2.disks[0].import_sha256[0] = '\0';
+	e = (struct err){ 0 };
+	assert_int_equal(vm_def_check(&d2, &e), -EINVAL);
+	if (!strstr(e.msg, "disks[0].import.sha256 ''"))
+		fail_msg("%s", e.msg);
+}
+
+static const struct bad import_bads[] = {
+	{ "\"/srv/images/guest.img\"", "\"guest.img\"", -EINVAL,
+	  "disks[0].import.path 'guest.img': an absolute path" },
+	{ "\"/srv/images/guest.img\"", "\"/srv/a,b.img\"", -EINVAL,
+	  "disks[0].import.path '/srv/a,b.img'" },
+	{ "\"/srv/images/guest.img\"", "\"/srv/a\\nb\"", -EINVAL,
+	  "disks[0].import.path" },
+	{ "\"/srv/images/guest.img\"", "\"\"", -EINVAL,
+	  "disks[0].import.path ''" },
+	{ "\"/srv/images/guest.img\"", "1", -EBADMSG,
+	  "disks[0].import.path: not a string" },
+	{ SHA, "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+	  -EINVAL, "disks[0].import.sha256" },
+	{ SHA, "abc", -EINVAL, "disks[0].import.sha256 'abc'" },
+	{ "\"sha256\": \"" SHA "\"", "\"sha256\": \"" SHA "\", \"format\": 1",
+	  -EBADMSG, "disks[0].import.unknown member 'format'" },
+	{ ", \"sha256\": \"" SHA "\"", "", -EBADMSG,
+	  "disks[0].import.sha256: missing" },
+	{ "\"path\": \"/srv/images/guest.img\", ", "", -EBADMSG,
+	  "disks[0].import.path: missing" },
+	{ "{\"path\": \"/srv/images/guest.img\", \"sha256\": \"" SHA "\"}",
+	  "\"/srv/images/guest.img\"", -EBADMSG,
+	  "disks[0].import: not an object" },
+};
+
+static void test_import_rejections(void **state)
+{
+	char *base = good_import();
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(import_bads); i++) {
+		char *t = replace(base, import_bads[i].from, import_bads[i].to);
+		struct vm_def d;
+		struct err e = { 0 };
+		int r = vm_def_parse(t, strlen(t), &d, &e);
+
+		if (r != import_bads[i].err ||
+		    !strstr(e.msg, import_bads[i].msg))
+			fail_msg("import case %zu (%s -> %s): %d '%s', "
+				 "expected %d '%s'",
+				 i, import_bads[i].from, import_bads[i].to, r,
+				 e.msg, import_bads[i].err,
+				 import_bads[i].msg);
+		free(t);
+	}
+	/* too long a path */
+	{
+		char big[VM_PATH_MAX + 8], *t;
+		struct vm_def d;
+		struct err e = { 0 };
+
+		memset(big, 'a', sizeof(big) - 1);
+		big[0] = '/';
+		big[sizeof(big) - 1] = '\0';
+		t = replace(base, "/srv/images/guest.img", big);
+		assert_int_equal(vm_def_parse(t, strlen(t), &d, &e), -EINVAL);
+		assert_non_null(strstr(e.msg, "import.path: longer than"));
+		free(t);
+	}
+	free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +397,8 @@ int main(void)
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_encryption_supported),
 		cmocka_unit_test(test_profile),
+		cmocka_unit_test(test_import),
+		cmocka_unit_test(test_import_rejections),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
