@@ -281,6 +281,9 @@ say "decrypted into a private tmpfs -> swtpm (state key by fd) -> QEMU locked"
 say "down (Secure Boot firmware, no console, no monitor, disk keys by fd)."
 must shieldvm run "$W/vm" --tcti "$TCTI_host1" --state-dir "$W/host1" --event-log "$log" --quiet
 grep 'start timings' "$W/vm/supervisor.log" | sed 's/.*\]: //' | indent
+say "(the supervisor's start timings; this first start's total includes"
+say "importing the guest image into an encrypted qcow2: later starts add some"
+say "40-60 ms before QEMU, see docs/vm.md, \"Start time\")"
 say "The supervisor alone holds QEMU's control channel; admins get status,"
 say "stop, poweroff, reset, nothing that reads guest memory:"
 must shieldvm status "$W/vm"
@@ -315,8 +318,10 @@ say "The event log its vTPM recorded, the boot chain it shows (PCR 4: what"
 say "the firmware ran; PCR 7: Secure Boot state):"
 shieldvm eventlog show --json "$W/guest-evlog.bin" >"$W/guest-evlog.json" || die "eventlog show"
 jq -r '.[] | select((.pcr == 4 and .type == "EV_EFI_BOOT_SERVICES_APPLICATION")
-	or (.pcr == 7 and (.description | test("SecureBoot")))) | "PCR \(.pcr)  \(.description)"' \
+	or (.pcr == 7 and (.description | test("SecureBoot")))) |
+	"PCR \(.pcr)  \(.description | sub("^.*\\)/"; "") | sub(" \\[[-0-9a-f]+\\]$"; ""))"' \
 	"$W/guest-evlog.json" | cut -c1-110 | indent
+say "(shim, then grub, then the kernel: measured by shim and by grub)"
 good "Secure Boot on, a TPM 2.0 (tpm_crb) with its event log, booted from its own disk."
 
 # ---------------------------------------------------------------------------
@@ -348,6 +353,12 @@ for p in files:
     bad += bool(found)
 sys.exit(1 if bad else 0)
 PY
+say "(disks/report.raw, this demo's plaintext window, and the logs left out)"
+for d in root data; do
+	fmt=$(qemu-img info --output=json "$W/vm/disks/$d.qcow2" 2>/dev/null |
+		jq -r '"\(.format), encryption \(."format-specific".data.encrypt.format // "NONE")"')
+	printf '      disks/%-22s %s\n' "$d.qcow2:" "$fmt"
+done
 good "Disks, vTPM state and VARS hold no plaintext of what the guest wrote."
 
 # ---------------------------------------------------------------------------
