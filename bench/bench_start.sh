@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # pct takes awk expressions ($1, $8-$7) as text
 # Time added by shieldvm to a VM start (issue 5, "Numbers to report"; goal:
 # under 300 ms with a cached token). The e2e-kps fixture: a guarded host
 # (swtpm "booted" by replaying a real OVMF + shim + grub event log, the real

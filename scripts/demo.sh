@@ -25,7 +25,7 @@
 # (seconds, default 400: a TCG boot takes 15-70 s depending on load).
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 repo=$(pwd)
 
 build=${BUILD_DIR:-build}
@@ -100,6 +100,7 @@ chmod 0755 "$W"
 export SHIELDVM_RUNTIME_DIR=$W/run
 HGSD_PID=
 SWTPM_PIDS=()
+TCTI_host1='' TCTI_host2='' # set by tpm_host
 cleanup() {
 	local rc=$? p
 	set +e
