@@ -331,9 +331,10 @@ marker=$(report_get data_marker)
 nv=$(report_get nv_value)
 say "The guest wrote \"SHIELDVM-DATA $marker\" all over its data disk and"
 say "the secret $nv into an NV index of its vTPM. On the host:"
-python3 - "$marker" "$nv" "$guest" "$W/vm" <<'PY' | indent || die "plaintext found on the host"
+qemu-img convert -O qcow2 "$guest" "$W/control.qcow2" || die "qemu-img convert (control)"
+python3 - "$marker" "$nv" "$guest" "$W/vm" "$W/control.qcow2" <<'PY' | indent || die "plaintext found on the host"
 import os, sys
-marker, nv, guest, vm = sys.argv[1:5]
+marker, nv, guest, vm, control = sys.argv[1:6]
 needles = {
     "the data marker": ("SHIELDVM-DATA " + marker).encode(),
     "the vTPM NV secret": bytes.fromhex(nv),
@@ -352,6 +353,13 @@ for p in files:
     rel = os.path.relpath(p, vm)
     print(f"{rel:28} {len(data):>10} bytes  " + ("CONTAINS " + ", ".join(found) if found else "none of them"))
     bad += bool(found)
+# control: an unencrypted qcow2 of the same image holds the header, so the
+# search would have caught a plaintext import
+if needles["the guest disk's GPT header"] not in open(control, "rb").read():
+    print("control failed: no header found in a plain qcow2 of the guest image")
+    bad += 1
+else:
+    print(f"{'(control: plain qcow2 of it)':28} {os.path.getsize(control):>10} bytes  CONTAINS the guest disk's GPT header")
 sys.exit(1 if bad else 0)
 PY
 say "(disks/report.raw, this demo's plaintext window, and the logs left out)"
