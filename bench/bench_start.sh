@@ -32,7 +32,14 @@
 
 starts=${BENCH_STARTS:-20}
 attests=${BENCH_ATTESTS:-5}
-export SHIELDVM_RUNTIME_DIR=$TMP/run
+# the runtime directory on tmpfs, as /run is in production (VARS is written
+# there at each start)
+if [[ -d /dev/shm && -w /dev/shm ]]; then
+	SHIELDVM_RUNTIME_DIR=$(mktemp -d /dev/shm/bench-start.XXXXXX)
+else
+	SHIELDVM_RUNTIME_DIR=$TMP/run
+fi
+export SHIELDVM_RUNTIME_DIR
 
 bench_cleanup() {
 	local rc=$?
@@ -47,6 +54,7 @@ bench_cleanup() {
 		echo "--- supervisor.log (last lines)" >&2
 		tail -n 20 "$W/vm/supervisor.log" >&2
 	fi
+	[[ $SHIELDVM_RUNTIME_DIR == /dev/shm/bench-start.* ]] && rm -rf "$SHIELDVM_RUNTIME_DIR"
 	(exit "$rc")
 	e2e_cleanup
 }
@@ -106,6 +114,7 @@ report() {
 	printf '  %-34s %s\n' "named: token..swtpm" "$(pct "$f" '$1+$2+$3+$4+$5+$6')"
 	printf '  %-34s %s\n' "ADDED by shieldvm: total - qemu" "$(pct "$f" '$8-$7')"
 	printf '  %-34s %s\n' "wall time of 'shieldvm run'" "$(pct "$f" '$9')"
+	printf '  %-34s %s\n' "  of which before/after 'total'" "$(pct "$f" '$9-$8')"
 }
 
 echo "== start time of a shielded VM ($(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -97,7 +97,14 @@ done
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/shieldvm-demo.XXXXXX")
 chmod 0755 "$W"
-export SHIELDVM_RUNTIME_DIR=$W/run
+# the VM's runtime directory (plaintext VARS while it runs) on tmpfs, as
+# /run/shieldvm is in production
+if [[ -d /dev/shm && -w /dev/shm ]]; then
+	SHIELDVM_RUNTIME_DIR=$(mktemp -d /dev/shm/shieldvm-demo.XXXXXX)
+else
+	SHIELDVM_RUNTIME_DIR=$W/run
+fi
+export SHIELDVM_RUNTIME_DIR
 HGSD_PID=
 SWTPM_PIDS=()
 TCTI_host1='' TCTI_host2='' # set by tpm_host
@@ -124,6 +131,7 @@ cleanup() {
 			tail -n 15 "$f" >&2
 		done
 	fi
+	[[ $SHIELDVM_RUNTIME_DIR == /dev/shm/shieldvm-demo.* ]] && rm -rf "$SHIELDVM_RUNTIME_DIR"
 	if [[ ${DEMO_KEEP:-0} == 1 ]]; then
 		echo "demo: kept $W"
 	else
