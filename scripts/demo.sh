@@ -236,6 +236,9 @@ must hgsctl baseline add --name debian12-ovmf-sb --from-log "$log"
 say "The reference machine ran without a virtual IOMMU; a production fabric"
 say "keeps this rule on:"
 must hgsctl rule disable iommu-enabled
+say "A host whose log differs (another kernel, Secure Boot off, a kernel"
+say "passed with QEMU -kernel) would get no token and so no key; the"
+say "e2e-attest suite shows each of those refusals."
 
 # ---------------------------------------------------------------------------
 heading "The host attests"
