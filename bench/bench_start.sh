@@ -77,7 +77,7 @@ wait_stopped() {
 # run command's wall time (ms) appended to FILE as one line:
 # token unwrap commit keys vars swtpm qemu total wall
 one_start() {
-	local t0 t1 line
+	local t0 t1 line nums
 	t0=$(now_us)
 	"$SHIELDVM" run "$W/vm" --tcti "$TCTI_host" --state-dir "$W/agent-host" \
 		--event-log "$SHIM_LOG" --quiet --stop-timeout 2 >"$W/run.out" 2>"$W/run.err" ||
@@ -87,8 +87,10 @@ one_start() {
 	wait_stopped
 	line=$(grep 'start timings:' "$W/vm/supervisor.log" | tail -n 1)
 	[[ -n $line ]] || fail "no start timings line"
-	# shellcheck disable=SC2001
-	echo "$(sed 's/[^0-9 ]//g; s/.*: *//' <<<"${line#*start timings:}" | tr -s ' ') $(((t1 - t0) / 1000))" >>"$1"
+	nums=$(sed -E 's/^ *token ([0-9]+) ms, unwrap ([0-9]+) ms, commit ([0-9]+) ms, keys ([0-9]+) ms, vars ([0-9]+) ms, swtpm ([0-9]+) ms, qemu ([0-9]+) ms, total ([0-9]+) ms$/\1 \2 \3 \4 \5 \6 \7 \8/' \
+		<<<"${line#*start timings:}")
+	[[ $nums =~ ^[0-9]+( [0-9]+){7}$ ]] || fail "unexpected start timings line: $line"
+	echo "$nums $(((t1 - t0) / 1000))" >>"$1"
 }
 
 # pct FILE COLUMN_EXPR: "p50 p95" of an awk expression over FILE's lines.
