@@ -1,6 +1,7 @@
 # shieldvm: the two commands a newcomer needs, and a few more.
 #
-#   make demo    install packages, build, judge real event logs (scripts/demo.sh)
+#   make demo    install packages, build, run a shielded VM on an attested
+#                host and see it refused on another (scripts/demo.sh)
 #   make check   install packages, build twice (gcc; ASan+UBSan), run every
 #                test in both; last line: "N passed, M failed"
 #

@@ -74,6 +74,14 @@ static void crash_point(const char *step)
 	}
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static json_t *refusal(const char *step, const struct host_client_response *r)
 {
 	json_t *j = json_object();
@@ -252,6 +260,7 @@ static int release(struct host_agent *a, const struct kp *kp,
 	uint8_t *pt;
 	size_t pt_len = 0;
 	uint64_t n;
+	int64_t t0 = mono_us(), tt = 0, ts;
 	int r;
 
 	r = host_secmem_protect_process(e);
@@ -276,10 +285,12 @@ static int release(struct host_agent *a, const struct kp *kp,
 	r = host_agent_client(a, &c, e);
 	if (r < 0)
 		return r;
+	ts = mono_us();
 	r = host_agent_token(a, o->event_log,
 			     o->token_margin ? o->token_margin :
 					       HOST_UNWRAP_TOKEN_MARGIN,
 			     o->no_attest, &rel->token, &rel->attested, e);
+	tt += mono_us() - ts;
 	if (r < 0)
 		return r;
 
@@ -314,8 +325,10 @@ static int release(struct host_agent *a, const struct kp *kp,
 			e->msg[0] = '\0';
 		free(rel->token);
 		rel->token = NULL;
+		ts = mono_us();
 		r = host_agent_token(a, o->event_log, -1, false, &rel->token,
 				     &rel->attested, e);
+		tt += mono_us() - ts;
 		if (r < 0)
 			return r;
 	}
@@ -378,6 +391,10 @@ static int release(struct host_agent *a, const struct kp *kp,
 	host_tpm_close(TAKE_PTR(t));
 	r = check_plaintext(pt, pt_len, kp, rel, e);
 	explicit_bzero(pt, pt_len);
+	if (o->timings) {
+		o->timings->token_us = tt;
+		o->timings->unwrap_us = mono_us() - t0 - tt;
+	}
 	return r;
 }
 
@@ -866,6 +883,7 @@ int host_unwrap_vm_keys(struct host_agent *a, const char *dir,
 	json_t *refused = NULL;
 	size_t len = 0, sec_len = 0;
 	char fp[48];
+	int64_t t_roll;
 	int r;
 
 	*ret = NULL;
@@ -883,6 +901,7 @@ int host_unwrap_vm_keys(struct host_agent *a, const char *dir,
 	if (r < 0)
 		goto done;
 	crash_point("after-unwrap");
+	t_roll = mono_us();
 
 	/* 2 */
 	keys = host_secmem_alloc(rel.mem, sizeof(*keys));
@@ -955,6 +974,8 @@ int host_unwrap_vm_keys(struct host_agent *a, const char *dir,
 	if (r < 0)
 		goto done;
 	crash_point("after-rename");
+	if (o && o->timings)
+		o->timings->commit_us = mono_us() - t_roll;
 
 	r = result_json(kp, &rel, &out, e);
 	if (r < 0)

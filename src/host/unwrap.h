@@ -45,6 +45,17 @@
 #define HOST_VM_KP_NEXT "kp.next"
 #define HOST_VM_SECRETS "secrets"
 
+/* Where a start's time went (CLOCK_MONOTONIC, microseconds), filled by
+ * host_unwrap_vm_keys when the options point at one:
+ *   token   a health token: the stored one checked, or an attestation
+ *           (also a second attestation after a 401)
+ *   unwrap  POST /v1/unwrap and the sealed answer opened in the TPM
+ *   commit  the roll: secrets opened and re-sealed, kp.next written
+ *           (fsync), POST /v1/unwrap/commit, the rename (fsync) */
+struct host_unwrap_timings {
+	int64_t token_us, unwrap_us, commit_us;
+};
+
 struct host_unwrap_options {
 	const char *event_log; /* for an attestation; NULL: the default log */
 	int64_t token_margin;  /* seconds; 0: HOST_UNWRAP_TOKEN_MARGIN */
@@ -52,6 +63,7 @@ struct host_unwrap_options {
 	bool mark_running;     /* host_unwrap_vm_keys: the re-sealed secrets
 				  say HOST_SECRETS_RUNNING (a launcher that
 				  re-seals at a clean stop) */
+	struct host_unwrap_timings *timings; /* optional: filled */
 };
 
 /*

@@ -682,6 +682,7 @@ struct run_opts {
 	struct host_unwrap_options uo;
 	bool foreground, accept_unclean;
 	int stop_timeout;
+	int64_t t0_us; /* the command's start (start timings) */
 };
 
 /* Everything after the fork (or in the foreground): returns 0 or -errno
@@ -694,6 +695,8 @@ static int supervise_vm(const char *dir, const struct vm_def *d,
 	_cleanup_(json_decrefp) json_t *res = NULL;
 	struct host_unwrap_options uo = o->uo;
 	struct vm_launch l = { .ready_fd = ready_fd };
+	struct host_unwrap_timings ut = { 0 };
+	struct vm_start_timings st = { .t0_us = o->t0_us };
 	struct run_ctx rc;
 	char tmpl[PATH_MAX];
 	int r;
@@ -708,9 +711,13 @@ static int supervise_vm(const char *dir, const struct vm_def *d,
 	if (r < 0)
 		return r;
 	uo.mark_running = true;
+	uo.timings = &ut;
 	r = host_unwrap_vm_keys(a, dir, &uo, &res, &k, e);
 	if (r < 0)
 		return r;
+	st.token_us = ut.token_us;
+	st.unwrap_us = ut.unwrap_us;
+	st.commit_us = ut.commit_us;
 	r = check_against_kp(d, k->vm_id, k->policy,
 			     k->has_config_digest ? k->config_digest : NULL, e);
 	if (r < 0) {
@@ -731,6 +738,7 @@ static int supervise_vm(const char *dir, const struct vm_def *d,
 	l.stop_timeout_s = o->stop_timeout;
 	l.record = run_record;
 	l.record_ctx = &rc;
+	l.timings = &st;
 	return vm_launch_run(&l, e);
 }
 
@@ -942,7 +950,7 @@ int cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *urls[HOST_CLIENT_MAX_URLS];
-	struct run_opts o = { .ao = { .urls = urls } };
+	struct run_opts o = { .ao = { .urls = urls }, .t0_us = vm_mono_us() };
 	const char *cmd = argv[0];
 	bool is_run = streq(cmd, "run"), json = false, agent_opt = false;
 	uint64_t u;

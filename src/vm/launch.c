@@ -64,6 +64,28 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t vm_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The supervisor's one line per start (launch.h, vm_start_timings). */
+static void log_start_timings(struct vm_start_timings *t)
+{
+#define MS(us) (long long)(((us) + 500) / 1000)
+	t->total_us = vm_mono_us() - t->t0_us;
+	logf_("start timings: token %lld ms, unwrap %lld ms, commit %lld ms, "
+	      "keys %lld ms, vars %lld ms, swtpm %lld ms, qemu %lld ms, "
+	      "total %lld ms",
+	      MS(t->token_us), MS(t->unwrap_us), MS(t->commit_us),
+	      MS(t->keys_us), MS(t->vars_us), MS(t->swtpm_us), MS(t->qemu_us),
+	      MS(t->total_us));
+#undef MS
+}
+
 int vm_runtime_dir(const char *uuid, char *out, size_t max, struct err *e)
 {
 	const char *base = getenv(VM_RUNTIME_ENV), *x;
@@ -993,6 +1015,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		tlog[VM_PATH_MAX + 64];
 	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX];
 	int tfd = -1, lfd = -1, sfd = -1, status = 0, r;
+	int64_t t_phase = 0; /* start timings */
 	bool have_rundir = false;
 	sigset_t mask;
 	size_t n_keep = 0;
@@ -1031,9 +1054,12 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	r = check_recorded(l, vtpm, vars, e);
 	if (r < 0)
 		goto out;
+	t_phase = vm_mono_us();
 	r = derive_keys(l, &k, e);
 	if (r < 0)
 		goto out;
+	if (l->timings)
+		l->timings->keys_us = vm_mono_us() - t_phase;
 
 	/* first start */
 	if (access(vars, F_OK) < 0) {
@@ -1059,6 +1085,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		_cleanup_free_ uint8_t *enc = NULL, *plain = NULL;
 		size_t len = 0, plen = 0;
 
+		t_phase = vm_mono_us();
 		r = file_read(vars, VM_VARS_MAX_SIZE + VM_VARS_OVERHEAD, &enc,
 			      &len, e);
 		if (r == 0)
@@ -1072,6 +1099,8 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 			err_prefix(e, "%s", vars);
 			goto out;
 		}
+		if (l->timings)
+			l->timings->vars_us = vm_mono_us() - t_phase;
 	}
 
 	/* signals: handled through a signalfd from here on */
@@ -1107,6 +1136,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	if (r < 0)
 		goto out;
 	started = true; /* from here on the vTPM state may change */
+	t_phase = vm_mono_us();
 	r = spawn(ta.v, &tfd, 1, &s.swtpm, e);
 	close(tfd);
 	tfd = -1;
@@ -1118,6 +1148,8 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		s.swtpm = -1;
 		goto out;
 	}
+	if (l->timings)
+		l->timings->swtpm_us = vm_mono_us() - t_phase;
 
 	/* QEMU */
 	for (size_t i = 0; i < l->def->n_disks; i++) {
@@ -1147,6 +1179,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	}
 	if (r < 0)
 		goto out;
+	t_phase = vm_mono_us();
 	r = spawn(qa.v, keep, n_keep, &s.qemu, e);
 	for (size_t i = 0; i < VM_DISKS_MAX; i++)
 		if (disk_fds[i] >= 0) {
@@ -1171,6 +1204,8 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 			s.qemu = -1;
 		goto out;
 	}
+	if (l->timings)
+		l->timings->qemu_us = vm_mono_us() - t_phase;
 	lfd = listen_control(ctl, e);
 	if (lfd < 0) {
 		r = lfd;
@@ -1179,6 +1214,8 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	s.started = now_ms();
 	logf_("VM %s (%s) running; control socket %s", l->def->name,
 	      l->def->uuid, ctl);
+	if (l->timings)
+		log_start_timings(l->timings);
 	if (l->ready_fd >= 0) {
 		(void)!write(l->ready_fd, "ready\n", 6);
 		close(l->ready_fd);

@@ -33,6 +33,23 @@
 #define VM_RUN_SWTPM_LOG "swtpm.log"
 #define VM_RUNTIME_ENV "SHIELDVM_RUNTIME_DIR" /* base directory override */
 
+/* Where a start's time went (CLOCK_MONOTONIC, microseconds). The caller
+ * sets t0_us (its start) and the phases before the launch (token, unwrap,
+ * commit: host/unwrap.h); vm_launch_run adds its own (keys: HKDF of the
+ * per-purpose keys; vars: VARS read, decrypted, written to the runtime
+ * directory; swtpm: exec until its socket accepts; qemu: exec until QMP
+ * is ready) and, once QEMU runs, logs the line
+ *   start timings: token T ms, unwrap U ms, commit C ms, keys K ms,
+ *   vars V ms, swtpm S ms, qemu Q ms, total X ms
+ * (total: from t0_us until QMP is ready; it also holds what no phase names:
+ * the checks of the firmware and the recorded digests, fork, the agent's
+ * TPM open). */
+struct vm_start_timings {
+	int64_t t0_us;
+	int64_t token_us, unwrap_us, commit_us;
+	int64_t keys_us, vars_us, swtpm_us, qemu_us, total_us;
+};
+
 struct vm_launch {
 	const char *dir; /* the VM directory, absolute */
 	const struct vm_def *def;
@@ -53,7 +70,11 @@ struct vm_launch {
 	 * back). */
 	int (*record)(void *ctx, const struct host_secrets *s, struct err *e);
 	void *record_ctx;
+	struct vm_start_timings *timings; /* optional: filled and logged */
 };
+
+/* CLOCK_MONOTONIC in microseconds (the clock of vm_start_timings). */
+int64_t vm_mono_us(void);
 
 /* Run the VM until QEMU exits. 0: QEMU ran and exited, its state was saved
  * and recorded. Refusals before the start: -EKEYREJECTED (firmware image

@@ -89,7 +89,9 @@ case_run_guarded() {
 	json=$("$SHIELDVM" status "$W/vm" --json) || fail "status"
 	jq -e '.state == "running"' <<<"$json" >/dev/null || fail "status: $json"
 	[[ -f $W/vm/vars.enc && -d $W/vm/vtpm ]] || fail "first run made no vars.enc / vtpm"
-	ok "run: attested, released, committed, VM running"
+	grep -Eq 'start timings: token [0-9]+ ms, unwrap [0-9]+ ms, commit [0-9]+ ms, keys [0-9]+ ms, vars [0-9]+ ms, swtpm [0-9]+ ms, qemu [0-9]+ ms, total [0-9]+ ms$' \
+		"$W/vm/supervisor.log" || { cat "$W/vm/supervisor.log" >&2; fail "no start timings line"; }
+	ok "run: attested, released, committed, VM running; start timings logged"
 	# a second run while it runs
 	run_vm
 	[[ $RUN_RC == 1 ]] && grep -q "already running" "$W/run.err" ||
