@@ -16,68 +16,15 @@
 # iommu-enabled), BENCH_PERF (default 1; 0 skips the profile).
 set -euo pipefail
 
-: "${HGSD:?HGSD must point at the hgsd binary}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${SHIELDVM:?SHIELDVM must point at the shieldvm binary}"
 : "${BENCH_ATTEST:?BENCH_ATTEST must point at bench_attest}"
 : "${SHIELDVM_TESTDATA:?SHIELDVM_TESTDATA must point at the test data}"
-secs=${BENCH_SECONDS:-10}
-levels=${BENCH_LEVELS:-1,16,64,256}
 logname=${BENCH_LOG:-gotpmtools__sp800-155}
 LOG=$SHIELDVM_TESTDATA/eventlogs/$logname.bin
 [[ -r $LOG ]] || { echo "bench_attest: no event log $LOG" >&2; exit 1; }
-for tool in curl jq; do
-	command -v "$tool" >/dev/null || { echo "bench_attest: $tool is not installed" >&2; exit 1; }
-done
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-attest.XXXXXX")
-chmod 0755 "$TMP"
-mkdir "$TMP/state"
-PID=
-cleanup() {
-	if [[ -n $PID ]]; then
-		kill "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-user=
-if [[ $(id -u) == 0 ]]; then
-	user="user = nobody"
-	chown nobody: "$TMP/state"
-fi
-
-cat >"$TMP/hgsd.conf" <<EOC
-[server]
-listen = 127.0.0.1:0
-node = bench
-threads = ${BENCH_THREADS:-0}
-max_connections = 2048
-$user
-[store]
-uri = sqlite:$TMP/state/hgsd.db
-[attestation]
-modes = tpm
-ek_ca_dir = $TMP/ek-ca
-[admin]
-socket = $TMP/run/admin.sock
-group = root
-[log]
-level = notice
-EOC
-"$HGSD" --foreground --config "$TMP/hgsd.conf" 2>"$TMP/hgsd.log" &
-PID=$!
-for ((i = 0; i < 100; i++)); do
-	grep -q '"event":"ready"' "$TMP/hgsd.log" 2>/dev/null && break
-	kill -0 "$PID" 2>/dev/null || break
-	sleep 0.1
-done
-PORT=$(jq -r 'select(.event == "listening") | .port' "$TMP/hgsd.log" 2>/dev/null | head -n 1)
-[[ -n $PORT && $PORT != null ]] || { cat "$TMP/hgsd.log" >&2; exit 1; }
-URL=http://127.0.0.1:$PORT
-ADMIN=$TMP/run/admin.sock
-threads=$(jq -r 'select(.event == "listening") | .threads' "$TMP/hgsd.log" | head -n 1)
+bench_init bench_attest
+bench_start_hgsd "${BENCH_THREADS:-0}" tpm
 
 # admin METHOD PATH [curl args...]: body to $TMP/body, status checked by caller.
 admin() {

@@ -17,72 +17,18 @@
 # 0 skips Tang), TANGD (default /usr/libexec/tangd).
 set -euo pipefail
 
-: "${HGSD:?HGSD must point at the hgsd binary}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${BENCH_UNWRAP:?BENCH_UNWRAP must point at bench_unwrap}"
-secs=${BENCH_SECONDS:-10}
-levels=${BENCH_LEVELS:-1,16,64,256}
 tangd=${TANGD:-/usr/libexec/tangd}
-for tool in curl jq; do
-	command -v "$tool" >/dev/null || { echo "bench_unwrap: $tool is not installed" >&2; exit 1; }
-done
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-unwrap.XXXXXX")
-chmod 0755 "$TMP"
-mkdir "$TMP/state"
-PID=
 TANG_PID=
-cleanup() {
-	local p
-	for p in "$PID" "$TANG_PID"; do
-		[[ -n $p ]] || continue
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-user=
-if [[ $(id -u) == 0 ]]; then
-	user="user = nobody"
-	chown nobody: "$TMP/state"
-fi
-
-cat >"$TMP/hgsd.conf" <<EOC
-[server]
-listen = 127.0.0.1:0
-node = bench
-threads = 0
-max_connections = 2048
-$user
-[store]
-uri = sqlite:$TMP/state/hgsd.db
-[attestation]
-modes = tpm, host-key
-ek_ca_dir = $TMP/ek-ca
-[admin]
-socket = $TMP/run/admin.sock
-group = root
-[log]
-level = notice
-EOC
-"$HGSD" --foreground --config "$TMP/hgsd.conf" 2>"$TMP/hgsd.log" &
-PID=$!
-for ((i = 0; i < 100; i++)); do
-	grep -q '"event":"ready"' "$TMP/hgsd.log" 2>/dev/null && break
-	kill -0 "$PID" 2>/dev/null || break
-	sleep 0.1
-done
-PORT=$(jq -r 'select(.event == "listening") | .port' "$TMP/hgsd.log" 2>/dev/null | head -n 1)
-[[ -n $PORT && $PORT != null ]] || { cat "$TMP/hgsd.log" >&2; exit 1; }
-URL=http://127.0.0.1:$PORT
-threads=$(jq -r 'select(.event == "listening") | .threads' "$TMP/hgsd.log" | head -n 1)
+bench_pid_vars+=" TANG_PID"
+bench_init bench_unwrap
+bench_start_hgsd 0 "tpm, host-key"
 
 echo "== hgsd on $URL (pid $PID, $threads threads, log level notice, SQLite store in $TMP/state)"
-"$BENCH_UNWRAP" --url "$URL" --admin "$TMP/run/admin.sock" --pid "$PID" \
+"$BENCH_UNWRAP" --url "$URL" --admin "$ADMIN" --pid "$PID" \
 	--seconds "$secs" --levels "$levels"
-kill "$PID" 2>/dev/null || true
-wait "$PID" 2>/dev/null || true
+bench_stop "$PID"
 PID=
 
 if [[ ${BENCH_TANG:-1} == 0 ]]; then
@@ -103,8 +49,7 @@ for ((p = 20000 + RANDOM % 20000, i = 0; i < 50; i++, p++)); do
 	if kill -0 "$TANG_PID" 2>/dev/null && curl -sf "http://127.0.0.1:$p/adv" >/dev/null 2>&1; then
 		break
 	fi
-	kill "$TANG_PID" 2>/dev/null || true
-	wait "$TANG_PID" 2>/dev/null || true
+	bench_stop "$TANG_PID"
 	TANG_PID=
 done
 [[ -n $TANG_PID ]] || { echo "tangd under socat did not start" >&2; exit 1; }

@@ -16,8 +16,6 @@
 #include "hgsctl/hgsctl.h"
 #include "hgsctl/table.h"
 
-DEFINE_CLEANUP_FUNC(struct table, table_free)
-
 /* A details cell is cut here (--json shows all of it). */
 #define AUDIT_DETAILS_MAX 240u
 
@@ -197,30 +195,45 @@ static void details_str(const json_t *d, char *buf, size_t size)
 		snprintf(buf, size, "-");
 }
 
+static int audit_row(struct table *t, const json_t *rec)
+{
+	char id[24], when[HGSCTL_TIME_MAX], details[AUDIT_DETAILS_MAX];
+	const char *hn = hgsctl_json_str(rec, "host", NULL);
+	const char *cells[6];
+
+	snprintf(id, sizeof(id), "%lld",
+		 (long long)hgsctl_json_int(rec, "id", 0));
+	details_str(json_object_get(rec, "details"), details, sizeof(details));
+	cells[0] = id;
+	cells[1] = hgsctl_format_time(hgsctl_json_int(rec, "time", 0), when,
+				      sizeof(when));
+	cells[2] = hn && hn[0] ? hn : "-";
+	cells[3] = hgsctl_json_str(rec, "action", "?");
+	cells[4] = hgsctl_json_str(rec, "result", "?");
+	cells[5] = details;
+	return table_add(t, cells);
+}
+
 static int audit_list(struct hgsctl *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, 'H' },
 		{ "since", required_argument, NULL, 's' },
 		{ "limit", required_argument, NULL, 'l' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		HGSCTL_OPTS_END,
 	};
 	static const char *const headers[] = { "ID",	 "TIME",   "HOST",
 					       "ACTION", "RESULT", "DETAILS" };
-	_cleanup_(json_decrefp) json_t *reply = NULL;
-	_cleanup_(table_freep) struct table *t = NULL;
 	const char *host = NULL;
 	int64_t since = -1;
 	unsigned limit = 0;
 	char path[HGSD_NAME_MAX + 128];
-	const json_t *records;
 	size_t n;
 	int c, r, w;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+	while ((c = hgsctl_getopt(ctx, "audit list", audit_usage, argc, argv,
+				  opts, &r)) > 0) {
 		switch (c) {
 		case 'H':
 			if (!hgsctl_name_valid(optarg)) {
@@ -251,22 +264,10 @@ static int audit_list(struct hgsctl *ctx, int argc, char **argv)
 				return HGSCTL_EXIT_USAGE;
 			}
 			break;
-		case 'j':
-			ctx->json = true;
-			break;
-		case 'h':
-			audit_usage(stdout);
-			return HGSCTL_EXIT_OK;
-		default:
-			hgsctl_error("audit list", "try 'hgsctl audit --help'");
-			return HGSCTL_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		hgsctl_error("audit list", "unexpected argument '%s'",
-			     argv[optind]);
-		return HGSCTL_EXIT_USAGE;
-	}
+	if (c < 0)
+		return r;
 
 	/* host is a checked name and the rest are digits: nothing to escape */
 	n = (size_t)snprintf(path, sizeof(path), "/v1/admin/audit");
@@ -288,45 +289,9 @@ static int audit_list(struct hgsctl *ctx, int argc, char **argv)
 	if (n >= sizeof(path))
 		return HGSCTL_EXIT_USAGE;
 
-	r = hgsctl_call(ctx, "GET", path, NULL, &reply);
-	if (r != HGSCTL_EXIT_OK)
-		return r;
-	if (ctx->json)
-		return hgsctl_print_json(reply);
-	records = json_object_get(reply, "records");
-	if (!json_is_array(records)) {
-		hgsctl_error("audit list",
-			     "hgsd's answer has no 'records' array");
-		return HGSCTL_EXIT_UNREACHABLE;
-	}
-	if (json_array_size(records) == 0) {
-		printf("no audit records\n");
-		return HGSCTL_EXIT_OK;
-	}
-	if (table_new(ARRAY_SIZE(headers), headers, &t) < 0)
-		return HGSCTL_EXIT_UNREACHABLE;
-	for (size_t i = 0; i < json_array_size(records); i++) {
-		const json_t *rec = json_array_get(records, i);
-		char id[24], when[HGSCTL_TIME_MAX], details[AUDIT_DETAILS_MAX];
-		const char *hn = hgsctl_json_str(rec, "host", NULL);
-		const char *cells[6];
-
-		snprintf(id, sizeof(id), "%lld",
-			 (long long)hgsctl_json_int(rec, "id", 0));
-		details_str(json_object_get(rec, "details"), details,
-			    sizeof(details));
-		cells[0] = id;
-		cells[1] = hgsctl_format_time(hgsctl_json_int(rec, "time", 0),
-					      when, sizeof(when));
-		cells[2] = hn && hn[0] ? hn : "-";
-		cells[3] = hgsctl_json_str(rec, "action", "?");
-		cells[4] = hgsctl_json_str(rec, "result", "?");
-		cells[5] = details;
-		if (table_add(t, cells) < 0)
-			return HGSCTL_EXIT_UNREACHABLE;
-	}
-	table_print(t, stdout);
-	return HGSCTL_EXIT_OK;
+	return hgsctl_list(ctx, "audit list", path, "records",
+			   "no audit records", headers, ARRAY_SIZE(headers),
+			   audit_row);
 }
 
 int cmd_audit(struct hgsctl *ctx, int argc, char **argv)

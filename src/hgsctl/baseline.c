@@ -17,7 +17,6 @@
 #include "hgsctl/hgsctl.h"
 #include "hgsctl/table.h"
 
-DEFINE_CLEANUP_FUNC(struct table, table_free)
 DEFINE_CLEANUP_FUNC(struct eventlog, eventlog_free)
 DEFINE_CLEANUP_FUNC(struct baseline, baseline_free)
 
@@ -38,16 +37,6 @@ static void baseline_usage(FILE *f)
 		"  --from-file FILE  a baseline captured by 'shieldvm baseline capture'\n"
 		"  --json            print hgsd's JSON\n"
 		"LOG and FILE may be - for standard input.\n");
-}
-
-static int baseline_name_arg(const char *what, const char *name)
-{
-	if (hgsctl_name_valid(name))
-		return 0;
-	hgsctl_error(what,
-		     "baseline name '%s': expected 1-%u of A-Z a-z 0-9 . _ -, not starting with . or -",
-		     name, HGSD_NAME_MAX);
-	return -EINVAL;
 }
 
 /* "0,2,4,7": each a PCR number, whole and in range. */
@@ -193,9 +182,7 @@ static int baseline_add(struct hgsctl *ctx, int argc, char **argv)
 		{ "from-file", required_argument, NULL, 'f' },
 		{ "pcrs", required_argument, NULL, 'p' },
 		{ "bank", required_argument, NULL, 'b' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		HGSCTL_OPTS_END,
 	};
 	const char *name = NULL, *from_log = NULL, *from_file = NULL,
 		   *bank = NULL;
@@ -208,7 +195,8 @@ static int baseline_add(struct hgsctl *ctx, int argc, char **argv)
 	int c, r;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+	while ((c = hgsctl_getopt(ctx, "baseline add", baseline_usage, argc,
+				  argv, opts, &r)) > 0) {
 		switch (c) {
 		case 'n':
 			name = optarg;
@@ -231,28 +219,15 @@ static int baseline_add(struct hgsctl *ctx, int argc, char **argv)
 		case 'b':
 			bank = optarg;
 			break;
-		case 'j':
-			ctx->json = true;
-			break;
-		case 'h':
-			baseline_usage(stdout);
-			return HGSCTL_EXIT_OK;
-		default:
-			hgsctl_error("baseline add",
-				     "try 'hgsctl baseline --help'");
-			return HGSCTL_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		hgsctl_error("baseline add", "unexpected argument '%s'",
-			     argv[optind]);
-		return HGSCTL_EXIT_USAGE;
-	}
+	if (c < 0)
+		return r;
 	if (!name) {
 		hgsctl_error("baseline add", "--name is required");
 		return HGSCTL_EXIT_USAGE;
 	}
-	if (baseline_name_arg("baseline add", name) < 0)
+	if (hgsctl_name_arg("baseline add", "baseline", name) < 0)
 		return HGSCTL_EXIT_USAGE;
 	if (!from_log == !from_file) {
 		hgsctl_error("baseline add",
@@ -285,55 +260,36 @@ static int baseline_add(struct hgsctl *ctx, int argc, char **argv)
 	return HGSCTL_EXIT_OK;
 }
 
+static int baseline_row(struct table *t, const json_t *b)
+{
+	const char *bad = hgsctl_json_str(b, "error", NULL);
+	char pcrs[128], events[24];
+	const char *cells[5];
+
+	pcrs_str(json_object_get(b, "pcrs"), pcrs, sizeof(pcrs));
+	snprintf(events, sizeof(events), "%lld",
+		 (long long)hgsctl_json_int(b, "events", 0));
+	cells[0] = hgsctl_json_str(b, "name", "?");
+	cells[1] = bad ? "?" : hgsctl_json_str(b, "bank", "?");
+	cells[2] = bad ? "-" : pcrs;
+	cells[3] = bad ? "-" : events;
+	cells[4] = bad ? bad : hgsctl_json_str(b, "source", "-");
+	return table_add(t, cells);
+}
+
 static int baseline_list(struct hgsctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "NAME", "BANK", "PCRS", "EVENTS",
 					       "SOURCE" };
-	_cleanup_(json_decrefp) json_t *reply = NULL;
-	_cleanup_(table_freep) struct table *t = NULL;
-	const json_t *list;
 	int r;
 
 	r = hgsctl_simple_args(ctx, "baseline list", baseline_usage, argc, argv,
 			       0, NULL);
 	if (r >= 0)
 		return r;
-	r = hgsctl_call(ctx, "GET", "/v1/admin/baselines", NULL, &reply);
-	if (r != HGSCTL_EXIT_OK)
-		return r;
-	if (ctx->json)
-		return hgsctl_print_json(reply);
-	list = json_object_get(reply, "baselines");
-	if (!json_is_array(list)) {
-		hgsctl_error("baseline list",
-			     "hgsd's answer has no 'baselines' array");
-		return HGSCTL_EXIT_UNREACHABLE;
-	}
-	if (json_array_size(list) == 0) {
-		printf("no baselines\n");
-		return HGSCTL_EXIT_OK;
-	}
-	if (table_new(ARRAY_SIZE(headers), headers, &t) < 0)
-		return HGSCTL_EXIT_UNREACHABLE;
-	for (size_t i = 0; i < json_array_size(list); i++) {
-		const json_t *b = json_array_get(list, i);
-		const char *bad = hgsctl_json_str(b, "error", NULL);
-		char pcrs[128], events[24];
-		const char *cells[5];
-
-		pcrs_str(json_object_get(b, "pcrs"), pcrs, sizeof(pcrs));
-		snprintf(events, sizeof(events), "%lld",
-			 (long long)hgsctl_json_int(b, "events", 0));
-		cells[0] = hgsctl_json_str(b, "name", "?");
-		cells[1] = bad ? "?" : hgsctl_json_str(b, "bank", "?");
-		cells[2] = bad ? "-" : pcrs;
-		cells[3] = bad ? "-" : events;
-		cells[4] = bad ? bad : hgsctl_json_str(b, "source", "-");
-		if (table_add(t, cells) < 0)
-			return HGSCTL_EXIT_UNREACHABLE;
-	}
-	table_print(t, stdout);
-	return HGSCTL_EXIT_OK;
+	return hgsctl_list(ctx, "baseline list", "/v1/admin/baselines",
+			   "baselines", "no baselines", headers,
+			   ARRAY_SIZE(headers), baseline_row);
 }
 
 static void print_baseline(const struct baseline *b)
@@ -361,27 +317,32 @@ static void print_baseline(const struct baseline *b)
 		printf("  dbx: %u revocation(s)\n", b->n_dbx);
 }
 
-static int baseline_show(struct hgsctl *ctx, int argc, char **argv)
+/* show, remove */
+static int baseline_one(struct hgsctl *ctx, int argc, char **argv)
 {
+	static const struct hgsctl_action actions[] = {
+		{ "show", "GET", NULL, NULL },
+		{ "remove", "DELETE", NULL, "removed" },
+	};
+	static const struct hgsctl_object baselines = {
+		"baseline", "baselines",	 baseline_usage,
+		actions,    ARRAY_SIZE(actions),
+	};
 	_cleanup_(json_decrefp) json_t *reply = NULL;
 	_cleanup_(baseline_freep) struct baseline *b = NULL;
-	char path[HGSD_NAME_MAX * 3 + 64];
+	const struct hgsctl_action *a;
 	struct err e = { 0 };
 	const char *name;
 	int r;
 
-	r = hgsctl_simple_args(ctx, "baseline show", baseline_usage, argc, argv,
-			       1, &name);
+	r = hgsctl_object_action(ctx, &baselines, argc, argv, &a, &name,
+				 &reply);
 	if (r >= 0)
 		return r;
-	if (baseline_name_arg("baseline show", name) < 0 ||
-	    hgsctl_path(path, sizeof(path), "baselines", name, NULL) < 0)
-		return HGSCTL_EXIT_USAGE;
-	r = hgsctl_call(ctx, "GET", path, NULL, &reply);
-	if (r != HGSCTL_EXIT_OK)
-		return r;
-	if (ctx->json)
-		return hgsctl_print_json(reply);
+	if (a->done) {
+		printf("baseline %s %s\n", name, a->done);
+		return HGSCTL_EXIT_OK;
+	}
 	if (baseline_from_json(json_object_get(reply, "baseline"), &b, &e) <
 	    0) {
 		hgsctl_error("baseline show",
@@ -393,35 +354,13 @@ static int baseline_show(struct hgsctl *ctx, int argc, char **argv)
 	return HGSCTL_EXIT_OK;
 }
 
-static int baseline_remove(struct hgsctl *ctx, int argc, char **argv)
-{
-	_cleanup_(json_decrefp) json_t *reply = NULL;
-	char path[HGSD_NAME_MAX * 3 + 64];
-	const char *name;
-	int r;
-
-	r = hgsctl_simple_args(ctx, "baseline remove", baseline_usage, argc,
-			       argv, 1, &name);
-	if (r >= 0)
-		return r;
-	if (baseline_name_arg("baseline remove", name) < 0 ||
-	    hgsctl_path(path, sizeof(path), "baselines", name, NULL) < 0)
-		return HGSCTL_EXIT_USAGE;
-	r = hgsctl_call(ctx, "DELETE", path, NULL, &reply);
-	if (r != HGSCTL_EXIT_OK)
-		return r;
-	if (!ctx->json)
-		printf("baseline %s removed\n", name);
-	return HGSCTL_EXIT_OK;
-}
-
 int cmd_baseline(struct hgsctl *ctx, int argc, char **argv)
 {
 	static const struct hgsctl_cmd verbs[] = {
 		{ "add", baseline_add, "capture and store a baseline" },
 		{ "list", baseline_list, "list baselines" },
-		{ "show", baseline_show, "show a baseline's events" },
-		{ "remove", baseline_remove, "remove a baseline" },
+		{ "show", baseline_one, "show a baseline's events" },
+		{ "remove", baseline_one, "remove a baseline" },
 	};
 
 	return hgsctl_dispatch(ctx, "baseline", verbs, ARRAY_SIZE(verbs),

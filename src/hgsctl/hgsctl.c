@@ -14,8 +14,10 @@
 #include "common/limits.h"
 #include "common/util.h"
 #include "hgsctl/client.h"
+#include "hgsctl/table.h"
 
 DEFINE_CLEANUP_FUNC(struct client, client_free)
+DEFINE_CLEANUP_FUNC(struct table, table_free)
 
 void hgsctl_error(const char *what, const char *fmt, ...)
 {
@@ -157,6 +159,16 @@ bool hgsctl_name_valid(const char *name)
 	return true;
 }
 
+int hgsctl_name_arg(const char *what, const char *kind, const char *name)
+{
+	if (hgsctl_name_valid(name))
+		return 0;
+	hgsctl_error(what,
+		     "%s name '%s': expected 1-%u of A-Z a-z 0-9 . _ -, not starting with . or -",
+		     kind, name, HGSD_NAME_MAX);
+	return -EINVAL;
+}
+
 bool hgsctl_rule_id_valid(const char *id)
 {
 	size_t n = strlen(id);
@@ -258,9 +270,7 @@ int hgsctl_simple_args(struct hgsctl *ctx, const char *what,
 		       size_t n_args, const char **args)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		HGSCTL_OPTS_END,
 	};
 	int c;
 
@@ -291,5 +301,125 @@ int hgsctl_simple_args(struct hgsctl *ctx, const char *what,
 	}
 	for (size_t i = 0; i < n_args; i++)
 		args[i] = argv[optind + (int)i];
+	return -1;
+}
+
+int hgsctl_getopt(struct hgsctl *ctx, const char *what, void (*usage)(FILE *f),
+		  int argc, char **argv, const struct option *opts,
+		  int *ret_exit)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) == 'j')
+		ctx->json = true;
+	switch (c) {
+	case -1:
+		if (optind < argc) {
+			hgsctl_error(what, "unexpected argument '%s'",
+				     argv[optind]);
+			*ret_exit = HGSCTL_EXIT_USAGE;
+			return -1;
+		}
+		return 0;
+	case 'h':
+		usage(stdout);
+		*ret_exit = HGSCTL_EXIT_OK;
+		return -1;
+	case '?':
+	case ':':
+		/* "host add" -> "try 'hgsctl host --help'" */
+		hgsctl_error(what, "try 'hgsctl %.*s --help'",
+			     (int)strcspn(what, " "), what);
+		*ret_exit = HGSCTL_EXIT_USAGE;
+		return -1;
+	default:
+		return c;
+	}
+}
+
+int hgsctl_list(struct hgsctl *ctx, const char *what, const char *path,
+		const char *key, const char *empty, const char *const *headers,
+		size_t n_cols, int (*row)(struct table *t, const json_t *item))
+{
+	_cleanup_(json_decrefp) json_t *reply = NULL;
+	_cleanup_(table_freep) struct table *t = NULL;
+	const json_t *list;
+	int r;
+
+	r = hgsctl_call(ctx, "GET", path, NULL, &reply);
+	if (r != HGSCTL_EXIT_OK)
+		return r;
+	if (ctx->json)
+		return hgsctl_print_json(reply);
+	list = json_object_get(reply, key);
+	if (!json_is_array(list)) {
+		hgsctl_error(what, "hgsd's answer has no '%s' array", key);
+		return HGSCTL_EXIT_UNREACHABLE;
+	}
+	if (empty && json_array_size(list) == 0) {
+		printf("%s\n", empty);
+		return HGSCTL_EXIT_OK;
+	}
+	if (table_new(n_cols, headers, &t) < 0)
+		return HGSCTL_EXIT_UNREACHABLE;
+	for (size_t i = 0; i < json_array_size(list); i++)
+		if (row(t, json_array_get(list, i)) < 0)
+			return HGSCTL_EXIT_UNREACHABLE;
+	table_print(t, stdout);
+	return HGSCTL_EXIT_OK;
+}
+
+const struct hgsctl_action *
+hgsctl_action_find(const char *group, const struct hgsctl_action *actions,
+		   size_t n, char **argv, char *what)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(argv[0], actions[i].verb)) {
+			snprintf(what, HGSCTL_WHAT_MAX, "%s %s", group,
+				 actions[i].verb);
+			return &actions[i];
+		}
+	return NULL;
+}
+
+int hgsctl_action_call(struct hgsctl *ctx, const struct hgsctl_action *a,
+		       const char *prefix, const char *name, json_t **ret)
+{
+	char path[HGSD_NAME_MAX * 3 + 64];
+	int r;
+
+	if (hgsctl_path(path, sizeof(path), prefix, name, a->suffix) < 0)
+		return HGSCTL_EXIT_USAGE;
+	r = hgsctl_call(ctx, a->method, path, NULL, ret);
+	if (r != HGSCTL_EXIT_OK)
+		return r;
+	if (ctx->json)
+		return *ret ? hgsctl_print_json(*ret) : HGSCTL_EXIT_OK;
+	return -1;
+}
+
+int hgsctl_object_action(struct hgsctl *ctx, const struct hgsctl_object *o,
+			 int argc, char **argv,
+			 const struct hgsctl_action **ret_action,
+			 const char **ret_name, json_t **ret)
+{
+	const struct hgsctl_action *a;
+	char what[HGSCTL_WHAT_MAX];
+	const char *name;
+	int r;
+
+	a = hgsctl_action_find(o->group, o->actions, o->n_actions, argv, what);
+	if (!a)
+		return HGSCTL_EXIT_USAGE;
+	r = hgsctl_simple_args(ctx, what, o->usage, argc, argv, 1, &name);
+	if (r >= 0)
+		return r;
+	if (hgsctl_name_arg(what, o->group, name) < 0)
+		return HGSCTL_EXIT_USAGE;
+	r = hgsctl_action_call(ctx, a, o->prefix, name, ret);
+	if (r >= 0)
+		return r;
+	*ret_action = a;
+	*ret_name = name;
 	return -1;
 }

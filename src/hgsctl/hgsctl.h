@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <getopt.h>
+
 #include <jansson.h>
 
 #include "common/err.h"
@@ -40,6 +42,8 @@ struct hgsctl {
 	const char *socket;
 	bool json;
 };
+
+struct table;
 
 struct hgsctl_cmd {
 	const char *name;
@@ -78,6 +82,11 @@ int hgsctl_path(char *buf, size_t size, const char *prefix, const char *name,
 bool hgsctl_name_valid(const char *name);
 bool hgsctl_rule_id_valid(const char *id);
 
+/* 0 for a valid name operand; otherwise "WHAT: KIND name 'NAME': expected
+ * ..." on stderr and -EINVAL. Checked locally so that a name cannot change
+ * the request path. */
+int hgsctl_name_arg(const char *what, const char *kind, const char *name);
+
 /* Read a local file (or - for stdin) of at most max bytes; reports the
  * failure naming the file and returns a negative errno. */
 int hgsctl_read_file(const char *what, const char *path, size_t max,
@@ -109,3 +118,77 @@ int hgsctl_dispatch(struct hgsctl *ctx, const char *group,
 int hgsctl_simple_args(struct hgsctl *ctx, const char *what,
 		       void (*usage)(FILE *f), int argc, char **argv,
 		       size_t n_args, const char **args);
+
+/* Ends the option table of every verb: --json as 'j', --help as 'h'. */
+/* clang-format off */
+#define HGSCTL_OPTS_END                                                        \
+	{ "json", no_argument, NULL, 'j' },                                    \
+	{ "help", no_argument, NULL, 'h' },                                    \
+	{ 0 }
+/* clang-format on */
+
+/*
+ * getopt_long for a verb that takes options of its own and no operands
+ * (argv[0] is the verb, optind set to 0 before the first call). opts ends
+ * with HGSCTL_OPTS_END: --json and --help are handled here. Returns the
+ * next of the verb's own options (its val), 0 at the end of the command
+ * line, or -1 after --help or a usage error, with the exit code to return
+ * in *ret_exit.
+ */
+int hgsctl_getopt(struct hgsctl *ctx, const char *what, void (*usage)(FILE *f),
+		  int argc, char **argv, const struct option *opts,
+		  int *ret_exit);
+
+/*
+ * GET path and print the array member key of hgsd's answer: as JSON with
+ * --json, as empty (when not NULL) if it has no elements, else as a table
+ * of n_cols headers with a row() of each element. An exit code.
+ */
+int hgsctl_list(struct hgsctl *ctx, const char *what, const char *path,
+		const char *key, const char *empty, const char *const *headers,
+		size_t n_cols, int (*row)(struct table *t, const json_t *item));
+
+/* A verb acting on one object: method on /v1/admin/PREFIX/NAME[/suffix];
+ * done is what the human output says of the object ("removed"), NULL to
+ * print hgsd's answer instead. */
+struct hgsctl_action {
+	const char *verb;
+	const char *method;
+	const char *suffix;
+	const char *done;
+};
+
+/* The action named argv[0] in actions (n of them), with "GROUP VERB" in
+ * what (HGSCTL_WHAT_MAX bytes); NULL if there is none. */
+#define HGSCTL_WHAT_MAX 64
+const struct hgsctl_action *
+hgsctl_action_find(const char *group, const struct hgsctl_action *actions,
+		   size_t n, char **argv, char *what);
+
+/*
+ * Do action a on /v1/admin/PREFIX/NAME (NAME checked by the caller).
+ * Returns -1 with hgsd's answer in *ret (NULL when empty) for the caller to
+ * print, or an exit code: the call failed, or --json printed the answer.
+ */
+int hgsctl_action_call(struct hgsctl *ctx, const struct hgsctl_action *a,
+		       const char *prefix, const char *name, json_t **ret);
+
+/* A group of actions on objects named like hosts (hgsctl_name_valid). */
+struct hgsctl_object {
+	const char *group;  /* "host" */
+	const char *prefix; /* "hosts": /v1/admin/hosts/NAME */
+	void (*usage)(FILE *f);
+	const struct hgsctl_action *actions;
+	size_t n_actions;
+};
+
+/*
+ * The action of o that argv[0] names, on the object its one operand names.
+ * Returns -1 for the caller to print, with the action in *ret_action, the
+ * name in *ret_name and hgsd's answer in *ret (NULL when empty); or an exit
+ * code (usage, a failed call, --json printed the answer).
+ */
+int hgsctl_object_action(struct hgsctl *ctx, const struct hgsctl_object *o,
+			 int argc, char **argv,
+			 const struct hgsctl_action **ret_action,
+			 const char **ret_name, json_t **ret);

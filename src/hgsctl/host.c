@@ -17,7 +17,6 @@
 #include "hgsctl/hgsctl.h"
 #include "hgsctl/table.h"
 
-DEFINE_CLEANUP_FUNC(struct table, table_free)
 DEFINE_CLEANUP_FUNC(struct ekcert_cas, ekcert_cas_free)
 
 /* Shown in 'host list'; 'host show' prints the whole TPM name. */
@@ -42,18 +41,6 @@ static void host_usage(FILE *f)
 		"  --host-key FILE   a host public key, SubjectPublicKeyInfo PEM (host-key mode)\n"
 		"  --json            print hgsd's JSON\n"
 		"FILE may be - for standard input.\n");
-}
-
-/* The name operand of show/disable/enable/remove, checked locally so that
- * it cannot change the request path. */
-static int host_name_arg(const char *what, const char *name)
-{
-	if (hgsctl_name_valid(name))
-		return 0;
-	hgsctl_error(what,
-		     "host name '%s': expected 1-%u of A-Z a-z 0-9 . _ -, not starting with . or -",
-		     name, HGSD_NAME_MAX);
-	return -EINVAL;
 }
 
 static void modes_str(const json_t *host, char *buf, size_t size)
@@ -197,9 +184,7 @@ static int host_add(struct hgsctl *ctx, int argc, char **argv)
 		{ "ek-pub", required_argument, NULL, 'p' },
 		{ "ek-cert", required_argument, NULL, 'c' },
 		{ "host-key", required_argument, NULL, 'k' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		HGSCTL_OPTS_END,
 	};
 	const char *name = NULL, *ek_pub = NULL, *ek_cert = NULL,
 		   *host_key = NULL;
@@ -209,7 +194,8 @@ static int host_add(struct hgsctl *ctx, int argc, char **argv)
 	int c, r;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+	while ((c = hgsctl_getopt(ctx, "host add", host_usage, argc, argv, opts,
+				  &r)) > 0) {
 		switch (c) {
 		case 'n':
 			name = optarg;
@@ -223,27 +209,15 @@ static int host_add(struct hgsctl *ctx, int argc, char **argv)
 		case 'k':
 			host_key = optarg;
 			break;
-		case 'j':
-			ctx->json = true;
-			break;
-		case 'h':
-			host_usage(stdout);
-			return HGSCTL_EXIT_OK;
-		default:
-			hgsctl_error("host add", "try 'hgsctl host --help'");
-			return HGSCTL_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		hgsctl_error("host add", "unexpected argument '%s'",
-			     argv[optind]);
-		return HGSCTL_EXIT_USAGE;
-	}
+	if (c < 0)
+		return r;
 	if (!name) {
 		hgsctl_error("host add", "--name is required");
 		return HGSCTL_EXIT_USAGE;
 	}
-	if (host_name_arg("host add", name) < 0)
+	if (hgsctl_name_arg("host add", "host", name) < 0)
 		return HGSCTL_EXIT_USAGE;
 	if (!ek_pub && !ek_cert && !host_key) {
 		hgsctl_error("host add",
@@ -307,111 +281,68 @@ static int host_add(struct hgsctl *ctx, int argc, char **argv)
 
 /* ---- list, show ---- */
 
+static int host_row(struct table *t, const json_t *h)
+{
+	const char *ek = hgsctl_json_str(h, "ek_name", NULL);
+	char modes[64], when[HGSCTL_TIME_MAX],
+		ekbuf[HOST_LIST_EK_NAME_CHARS + 4];
+	const char *cells[5];
+
+	modes_str(h, modes, sizeof(modes));
+	if (ek && strlen(ek) > HOST_LIST_EK_NAME_CHARS)
+		snprintf(ekbuf, sizeof(ekbuf), "%.*s...",
+			 HOST_LIST_EK_NAME_CHARS, ek);
+	else
+		snprintf(ekbuf, sizeof(ekbuf), "%s", ek ? ek : "-");
+	cells[0] = hgsctl_json_str(h, "name", "?");
+	cells[1] = hgsctl_json_bool(h, "enabled", false) ? "yes" : "no";
+	cells[2] = modes;
+	cells[3] = hgsctl_format_time(hgsctl_json_int(h, "created", 0), when,
+				      sizeof(when));
+	cells[4] = ekbuf;
+	return table_add(t, cells);
+}
+
 static int host_list(struct hgsctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "NAME", "ENABLED", "MODES",
 					       "REGISTERED", "EK NAME" };
-	_cleanup_(json_decrefp) json_t *reply = NULL;
-	_cleanup_(table_freep) struct table *t = NULL;
-	const json_t *hosts;
 	int r;
 
 	r = hgsctl_simple_args(ctx, "host list", host_usage, argc, argv, 0,
 			       NULL);
 	if (r >= 0)
 		return r;
-	r = hgsctl_call(ctx, "GET", "/v1/admin/hosts", NULL, &reply);
-	if (r != HGSCTL_EXIT_OK)
-		return r;
-	if (ctx->json)
-		return hgsctl_print_json(reply);
-	hosts = json_object_get(reply, "hosts");
-	if (!json_is_array(hosts)) {
-		hgsctl_error("host list", "hgsd's answer has no 'hosts' array");
-		return HGSCTL_EXIT_UNREACHABLE;
-	}
-	if (json_array_size(hosts) == 0) {
-		printf("no hosts registered\n");
-		return HGSCTL_EXIT_OK;
-	}
-	if (table_new(ARRAY_SIZE(headers), headers, &t) < 0)
-		return HGSCTL_EXIT_UNREACHABLE;
-	for (size_t i = 0; i < json_array_size(hosts); i++) {
-		const json_t *h = json_array_get(hosts, i);
-		const char *ek = hgsctl_json_str(h, "ek_name", NULL);
-		char modes[64], when[HGSCTL_TIME_MAX],
-			ekbuf[HOST_LIST_EK_NAME_CHARS + 4];
-		const char *cells[5];
-
-		modes_str(h, modes, sizeof(modes));
-		if (ek && strlen(ek) > HOST_LIST_EK_NAME_CHARS)
-			snprintf(ekbuf, sizeof(ekbuf), "%.*s...",
-				 HOST_LIST_EK_NAME_CHARS, ek);
-		else
-			snprintf(ekbuf, sizeof(ekbuf), "%s", ek ? ek : "-");
-		cells[0] = hgsctl_json_str(h, "name", "?");
-		cells[1] = hgsctl_json_bool(h, "enabled", false) ? "yes" : "no";
-		cells[2] = modes;
-		cells[3] = hgsctl_format_time(hgsctl_json_int(h, "created", 0),
-					      when, sizeof(when));
-		cells[4] = ekbuf;
-		if (table_add(t, cells) < 0)
-			return HGSCTL_EXIT_UNREACHABLE;
-	}
-	table_print(t, stdout);
-	return HGSCTL_EXIT_OK;
+	return hgsctl_list(ctx, "host list", "/v1/admin/hosts", "hosts",
+			   "no hosts registered", headers, ARRAY_SIZE(headers),
+			   host_row);
 }
 
-/* show, enable, disable, remove: METHOD on /v1/admin/hosts/NAME[/SUFFIX]. */
-static int host_one(struct hgsctl *ctx, int argc, char **argv, const char *what,
-		    const char *method, const char *suffix, const char *done)
+/* show, enable, disable, remove */
+static int host_one(struct hgsctl *ctx, int argc, char **argv)
 {
+	static const struct hgsctl_action actions[] = {
+		{ "show", "GET", NULL, NULL },
+		{ "enable", "POST", "enable", "enabled" },
+		{ "disable", "POST", "disable", "disabled" },
+		{ "remove", "DELETE", NULL, "removed" },
+	};
+	static const struct hgsctl_object hosts = {
+		"host", "hosts", host_usage, actions, ARRAY_SIZE(actions),
+	};
 	_cleanup_(json_decrefp) json_t *reply = NULL;
-	char path[HGSD_NAME_MAX * 3 + 64];
+	const struct hgsctl_action *a;
 	const char *name;
 	int r;
 
-	r = hgsctl_simple_args(ctx, what, host_usage, argc, argv, 1, &name);
+	r = hgsctl_object_action(ctx, &hosts, argc, argv, &a, &name, &reply);
 	if (r >= 0)
 		return r;
-	if (host_name_arg(what, name) < 0)
-		return HGSCTL_EXIT_USAGE;
-	if (hgsctl_path(path, sizeof(path), "hosts", name, suffix) < 0)
-		return HGSCTL_EXIT_USAGE;
-	r = hgsctl_call(ctx, method, path, NULL, &reply);
-	if (r != HGSCTL_EXIT_OK)
-		return r;
-	if (ctx->json)
-		return reply ? hgsctl_print_json(reply) : HGSCTL_EXIT_OK;
-	if (!done) {
+	if (!a->done)
 		print_host(reply);
-		return HGSCTL_EXIT_OK;
-	}
-	printf("host %s %s\n", name, done);
+	else
+		printf("host %s %s\n", name, a->done);
 	return HGSCTL_EXIT_OK;
-}
-
-static int host_show(struct hgsctl *ctx, int argc, char **argv)
-{
-	return host_one(ctx, argc, argv, "host show", "GET", NULL, NULL);
-}
-
-static int host_enable(struct hgsctl *ctx, int argc, char **argv)
-{
-	return host_one(ctx, argc, argv, "host enable", "POST", "enable",
-			"enabled");
-}
-
-static int host_disable(struct hgsctl *ctx, int argc, char **argv)
-{
-	return host_one(ctx, argc, argv, "host disable", "POST", "disable",
-			"disabled");
-}
-
-static int host_remove(struct hgsctl *ctx, int argc, char **argv)
-{
-	return host_one(ctx, argc, argv, "host remove", "DELETE", NULL,
-			"removed");
 }
 
 int cmd_host(struct hgsctl *ctx, int argc, char **argv)
@@ -419,10 +350,10 @@ int cmd_host(struct hgsctl *ctx, int argc, char **argv)
 	static const struct hgsctl_cmd verbs[] = {
 		{ "add", host_add, "register a host" },
 		{ "list", host_list, "list hosts" },
-		{ "show", host_show, "show one host" },
-		{ "disable", host_disable, "refuse a host's attestations" },
-		{ "enable", host_enable, "accept a host's attestations again" },
-		{ "remove", host_remove, "forget a host and its AKs" },
+		{ "show", host_one, "show one host" },
+		{ "disable", host_one, "refuse a host's attestations" },
+		{ "enable", host_one, "accept a host's attestations again" },
+		{ "remove", host_one, "forget a host and its AKs" },
 	};
 
 	return hgsctl_dispatch(ctx, "host", verbs, ARRAY_SIZE(verbs),

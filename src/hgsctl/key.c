@@ -13,8 +13,6 @@
 #include "hgsctl/hgsctl.h"
 #include "hgsctl/table.h"
 
-DEFINE_CLEANUP_FUNC(struct table, table_free)
-
 #define KEY_ID_MAX 63u /* RFC 7638 thumbprint, base64url (43 chars) */
 #define KEY_NAME_MAX 127u
 
@@ -122,48 +120,33 @@ static void print_key(const json_t *k, const char *verb)
 						       ", disabled");
 }
 
+static int key_row(struct table *t, const json_t *k)
+{
+	char when[HGSCTL_TIME_MAX];
+	const char *cells[6];
+
+	cells[0] = hgsctl_json_str(k, "id", "?");
+	cells[1] = hgsctl_json_str(k, "name", "?");
+	cells[2] = hgsctl_json_str(k, "algorithm", "?");
+	cells[3] = hgsctl_json_bool(k, "primary", false) ? "yes" : "no";
+	cells[4] = hgsctl_json_bool(k, "enabled", false) ? "yes" : "no";
+	cells[5] = hgsctl_format_time(hgsctl_json_int(k, "created", 0), when,
+				      sizeof(when));
+	return table_add(t, cells);
+}
+
 static int key_list(struct hgsctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "ID",	    "NAME",
 					       "ALGORITHM", "PRIMARY",
 					       "ENABLED",   "CREATED" };
-	_cleanup_(json_decrefp) json_t *reply = NULL;
-	_cleanup_(table_freep) struct table *t = NULL;
-	const json_t *keys;
 	int r;
 
 	r = hgsctl_simple_args(ctx, "key list", key_usage, argc, argv, 0, NULL);
 	if (r >= 0)
 		return r;
-	r = hgsctl_call(ctx, "GET", "/v1/admin/guardian-keys", NULL, &reply);
-	if (r != HGSCTL_EXIT_OK)
-		return r;
-	if (ctx->json)
-		return hgsctl_print_json(reply);
-	keys = json_object_get(reply, "keys");
-	if (!json_is_array(keys)) {
-		hgsctl_error("key list", "hgsd's answer has no 'keys' array");
-		return HGSCTL_EXIT_UNREACHABLE;
-	}
-	if (table_new(ARRAY_SIZE(headers), headers, &t) < 0)
-		return HGSCTL_EXIT_UNREACHABLE;
-	for (size_t i = 0; i < json_array_size(keys); i++) {
-		const json_t *k = json_array_get(keys, i);
-		char when[HGSCTL_TIME_MAX];
-		const char *cells[6];
-
-		cells[0] = hgsctl_json_str(k, "id", "?");
-		cells[1] = hgsctl_json_str(k, "name", "?");
-		cells[2] = hgsctl_json_str(k, "algorithm", "?");
-		cells[3] = hgsctl_json_bool(k, "primary", false) ? "yes" : "no";
-		cells[4] = hgsctl_json_bool(k, "enabled", false) ? "yes" : "no";
-		cells[5] = hgsctl_format_time(hgsctl_json_int(k, "created", 0),
-					      when, sizeof(when));
-		if (table_add(t, cells) < 0)
-			return HGSCTL_EXIT_UNREACHABLE;
-	}
-	table_print(t, stdout);
-	return HGSCTL_EXIT_OK;
+	return hgsctl_list(ctx, "key list", "/v1/admin/guardian-keys", "keys",
+			   NULL, headers, ARRAY_SIZE(headers), key_row);
 }
 
 static int key_add(struct hgsctl *ctx, int argc, char **argv)
@@ -172,9 +155,7 @@ static int key_add(struct hgsctl *ctx, int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "algorithm", required_argument, NULL, 'a' },
 		{ "primary", no_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		HGSCTL_OPTS_END,
 	};
 	static const char *const algs[] = { "ec-p256", "ec-p384", "rsa3072",
 					    "rsa4096" };
@@ -185,7 +166,8 @@ static int key_add(struct hgsctl *ctx, int argc, char **argv)
 	int c, r;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+	while ((c = hgsctl_getopt(ctx, "key add", key_usage, argc, argv, opts,
+				  &r)) > 0) {
 		switch (c) {
 		case 'n':
 			name = optarg;
@@ -196,22 +178,10 @@ static int key_add(struct hgsctl *ctx, int argc, char **argv)
 		case 'p':
 			primary = true;
 			break;
-		case 'j':
-			ctx->json = true;
-			break;
-		case 'h':
-			key_usage(stdout);
-			return HGSCTL_EXIT_OK;
-		default:
-			hgsctl_error("key add", "try 'hgsctl key --help'");
-			return HGSCTL_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		hgsctl_error("key add", "unexpected argument '%s'",
-			     argv[optind]);
-		return HGSCTL_EXIT_USAGE;
-	}
+	if (c < 0)
+		return r;
 	if (name && (!name[0] || strlen(name) > KEY_NAME_MAX)) {
 		hgsctl_error("key add", "--name: 1 to %u bytes", KEY_NAME_MAX);
 		return HGSCTL_EXIT_USAGE;
@@ -242,58 +212,38 @@ static int key_add(struct hgsctl *ctx, int argc, char **argv)
 	return HGSCTL_EXIT_OK;
 }
 
-/* set-primary, enable, disable, remove: METHOD on
- * /v1/admin/guardian-keys/ID[/SUFFIX]. */
-static int key_one(struct hgsctl *ctx, int argc, char **argv, const char *what,
-		   const char *method, const char *suffix, const char *done)
+/* set-primary, enable, disable, remove */
+static int key_one(struct hgsctl *ctx, int argc, char **argv)
 {
+	static const struct hgsctl_action actions[] = {
+		{ "set-primary", "POST", "primary", "is now the primary key" },
+		{ "enable", "POST", "enable", "enabled" },
+		{ "disable", "POST", "disable", "disabled" },
+		{ "remove", "DELETE", NULL, "removed" },
+	};
 	_cleanup_(json_decrefp) json_t *reply = NULL;
-	char path[KEY_ID_MAX * 3 + 64];
+	const struct hgsctl_action *a;
+	char what[HGSCTL_WHAT_MAX];
 	const char *id = NULL;
 	size_t n;
 	int r;
 
+	a = hgsctl_action_find("key", actions, ARRAY_SIZE(actions), argv, what);
+	if (!a)
+		return HGSCTL_EXIT_USAGE;
 	r = key_args(ctx, what, argc, argv, 1, 1, &id, &n);
 	if (r >= 0)
 		return r;
 	if (key_id_arg(what, id) < 0)
 		return HGSCTL_EXIT_USAGE;
-	if (hgsctl_path(path, sizeof(path), "guardian-keys", id, suffix) < 0)
-		return HGSCTL_EXIT_USAGE;
-	r = hgsctl_call(ctx, method, path, NULL, &reply);
-	if (r != HGSCTL_EXIT_OK)
+	r = hgsctl_action_call(ctx, a, "guardian-keys", id, &reply);
+	if (r >= 0)
 		return r;
-	if (ctx->json)
-		return reply ? hgsctl_print_json(reply) : HGSCTL_EXIT_OK;
 	if (reply)
-		print_key(reply, done);
+		print_key(reply, a->done);
 	else
-		printf("key %s %s\n", id, done);
+		printf("key %s %s\n", id, a->done);
 	return HGSCTL_EXIT_OK;
-}
-
-static int key_set_primary(struct hgsctl *ctx, int argc, char **argv)
-{
-	return key_one(ctx, argc, argv, "key set-primary", "POST", "primary",
-		       "is now the primary key");
-}
-
-static int key_enable(struct hgsctl *ctx, int argc, char **argv)
-{
-	return key_one(ctx, argc, argv, "key enable", "POST", "enable",
-		       "enabled");
-}
-
-static int key_disable(struct hgsctl *ctx, int argc, char **argv)
-{
-	return key_one(ctx, argc, argv, "key disable", "POST", "disable",
-		       "disabled");
-}
-
-static int key_remove(struct hgsctl *ctx, int argc, char **argv)
-{
-	return key_one(ctx, argc, argv, "key remove", "DELETE", NULL,
-		       "removed");
 }
 
 /* export [ID]: the key's signed public metadata, for owners' KPs. */
@@ -324,11 +274,10 @@ int cmd_key(struct hgsctl *ctx, int argc, char **argv)
 	static const struct hgsctl_cmd verbs[] = {
 		{ "list", key_list, "list guardian keys" },
 		{ "add", key_add, "create a guardian key" },
-		{ "set-primary", key_set_primary,
-		  "make a key the one new KPs use" },
-		{ "enable", key_enable, "unwrap with a key again" },
-		{ "disable", key_disable, "release nothing with a key" },
-		{ "remove", key_remove, "delete a disabled, non-primary key" },
+		{ "set-primary", key_one, "make a key the one new KPs use" },
+		{ "enable", key_one, "unwrap with a key again" },
+		{ "disable", key_one, "release nothing with a key" },
+		{ "remove", key_one, "delete a disabled, non-primary key" },
 		{ "export", key_export,
 		  "print a key's signed public metadata (default: primary)" },
 	};

@@ -7,8 +7,6 @@
 #include "hgsctl/hgsctl.h"
 #include "hgsctl/table.h"
 
-DEFINE_CLEANUP_FUNC(struct table, table_free)
-
 static void rule_usage(FILE *f)
 {
 	fprintf(f,
@@ -20,56 +18,50 @@ static void rule_usage(FILE *f)
 		"A disabled rule is not evaluated for any host.\n");
 }
 
+static int rule_row(struct table *t, const json_t *ru)
+{
+	const char *cells[4] = {
+		hgsctl_json_str(ru, "id", "?"),
+		hgsctl_json_bool(ru, "enabled", false) ? "yes" : "no",
+		hgsctl_json_bool(ru, "default", false) ? "on" : "off",
+		hgsctl_json_str(ru, "description", ""),
+	};
+
+	return table_add(t, cells);
+}
+
 static int rule_list(struct hgsctl *ctx, int argc, char **argv)
 {
 	static const char *const headers[] = { "ID", "ENABLED", "DEFAULT",
 					       "DESCRIPTION" };
-	_cleanup_(json_decrefp) json_t *reply = NULL;
-	_cleanup_(table_freep) struct table *t = NULL;
-	const json_t *rules;
 	int r;
 
 	r = hgsctl_simple_args(ctx, "rule list", rule_usage, argc, argv, 0,
 			       NULL);
 	if (r >= 0)
 		return r;
-	r = hgsctl_call(ctx, "GET", "/v1/admin/rules", NULL, &reply);
-	if (r != HGSCTL_EXIT_OK)
-		return r;
-	if (ctx->json)
-		return hgsctl_print_json(reply);
-	rules = json_object_get(reply, "rules");
-	if (!json_is_array(rules)) {
-		hgsctl_error("rule list", "hgsd's answer has no 'rules' array");
-		return HGSCTL_EXIT_UNREACHABLE;
-	}
-	if (table_new(ARRAY_SIZE(headers), headers, &t) < 0)
-		return HGSCTL_EXIT_UNREACHABLE;
-	for (size_t i = 0; i < json_array_size(rules); i++) {
-		const json_t *ru = json_array_get(rules, i);
-		const char *cells[4] = {
-			hgsctl_json_str(ru, "id", "?"),
-			hgsctl_json_bool(ru, "enabled", false) ? "yes" : "no",
-			hgsctl_json_bool(ru, "default", false) ? "on" : "off",
-			hgsctl_json_str(ru, "description", ""),
-		};
-
-		if (table_add(t, cells) < 0)
-			return HGSCTL_EXIT_UNREACHABLE;
-	}
-	table_print(t, stdout);
-	return HGSCTL_EXIT_OK;
+	return hgsctl_list(ctx, "rule list", "/v1/admin/rules", "rules", NULL,
+			   headers, ARRAY_SIZE(headers), rule_row);
 }
 
-static int rule_set(struct hgsctl *ctx, int argc, char **argv, const char *what,
-		    const char *verb)
+/* enable, disable */
+static int rule_set(struct hgsctl *ctx, int argc, char **argv)
 {
+	static const struct hgsctl_action actions[] = {
+		{ "enable", "POST", "enable", NULL },
+		{ "disable", "POST", "disable", NULL },
+	};
 	_cleanup_(json_decrefp) json_t *reply = NULL;
-	char path[HGSCTL_RULE_ID_MAX * 3 + 64];
+	const struct hgsctl_action *a;
+	char what[HGSCTL_WHAT_MAX];
 	const char *id;
 	bool on, dflt;
 	int r;
 
+	a = hgsctl_action_find("rule", actions, ARRAY_SIZE(actions), argv,
+			       what);
+	if (!a)
+		return HGSCTL_EXIT_USAGE;
 	r = hgsctl_simple_args(ctx, what, rule_usage, argc, argv, 1, &id);
 	if (r >= 0)
 		return r;
@@ -79,13 +71,9 @@ static int rule_set(struct hgsctl *ctx, int argc, char **argv, const char *what,
 			     id, HGSCTL_RULE_ID_MAX);
 		return HGSCTL_EXIT_USAGE;
 	}
-	if (hgsctl_path(path, sizeof(path), "rules", id, verb) < 0)
-		return HGSCTL_EXIT_USAGE;
-	r = hgsctl_call(ctx, "POST", path, NULL, &reply);
-	if (r != HGSCTL_EXIT_OK)
+	r = hgsctl_action_call(ctx, a, "rules", id, &reply);
+	if (r >= 0)
 		return r;
-	if (ctx->json)
-		return hgsctl_print_json(reply);
 	on = hgsctl_json_bool(reply, "enabled", false);
 	dflt = hgsctl_json_bool(reply, "default", false);
 	printf("rule %s %s%s\n", hgsctl_json_str(reply, "id", id),
@@ -96,22 +84,12 @@ static int rule_set(struct hgsctl *ctx, int argc, char **argv, const char *what,
 	return HGSCTL_EXIT_OK;
 }
 
-static int rule_enable(struct hgsctl *ctx, int argc, char **argv)
-{
-	return rule_set(ctx, argc, argv, "rule enable", "enable");
-}
-
-static int rule_disable(struct hgsctl *ctx, int argc, char **argv)
-{
-	return rule_set(ctx, argc, argv, "rule disable", "disable");
-}
-
 int cmd_rule(struct hgsctl *ctx, int argc, char **argv)
 {
 	static const struct hgsctl_cmd verbs[] = {
 		{ "list", rule_list, "list rules" },
-		{ "enable", rule_enable, "enable a rule" },
-		{ "disable", rule_disable, "disable a rule" },
+		{ "enable", rule_set, "enable a rule" },
+		{ "disable", rule_set, "disable a rule" },
 	};
 
 	return hgsctl_dispatch(ctx, "rule", verbs, ARRAY_SIZE(verbs),

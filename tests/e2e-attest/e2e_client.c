@@ -66,6 +66,39 @@ static int usage(const char *msg)
 	return 2;
 }
 
+/* A command's option; every one takes a value. */
+struct e2e_opt {
+	const char *name;
+	const char **value; /* the last one given */
+};
+
+#define E2E_MAX_OPTS 8 /* options of one command */
+
+/* getopt_long over a command's options (argv[0] is the command): 0, or the
+ * usage exit code after "COMMAND: unknown option". */
+static int parse_opts(int argc, char **argv, const struct e2e_opt *opts,
+		      size_t n)
+{
+	struct option lo[E2E_MAX_OPTS + 1] = { 0 };
+	char msg[64];
+	int c;
+
+	if (n > E2E_MAX_OPTS)
+		return usage("too many options");
+	for (size_t i = 0; i < n; i++)
+		lo[i] = (struct option){ opts[i].name, required_argument, NULL,
+					 (int)i + 1 };
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c < 1 || (size_t)c > n) {
+			snprintf(msg, sizeof(msg), "%s: unknown option",
+				 argv[0]);
+			return usage(msg);
+		}
+		*opts[c - 1].value = optarg;
+	}
+	return 0;
+}
+
 /* ---- files ---------------------------------------------------------------*/
 
 static int write_out(const char *path, const void *buf, size_t len,
@@ -264,13 +297,12 @@ static int open_tpm(const char *tcti, struct host_tpm **ret)
 
 static int cmd_ek(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "type", required_argument, NULL, 't' },
-		{ "pub", required_argument, NULL, 'p' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ 0 },
-	};
 	const char *type_s = "rsa2048", *pub_path = NULL, *cert_path = NULL;
+	const struct e2e_opt opts[] = {
+		{ "type", &type_s },
+		{ "pub", &pub_path },
+		{ "cert", &cert_path },
+	};
 	_cleanup_(host_tpm_closep) struct host_tpm *t = NULL;
 	_cleanup_free_ uint8_t *cert = NULL;
 	enum host_tpm_ek_type type;
@@ -278,23 +310,10 @@ static int cmd_ek(int argc, char **argv)
 	char hex[2 * TPM2_NAME_MAX + 1];
 	size_t cert_len = 0;
 	struct err e = { 0 };
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			type_s = optarg;
-			break;
-		case 'p':
-			pub_path = optarg;
-			break;
-		case 'c':
-			cert_path = optarg;
-			break;
-		default:
-			return usage("ek: unknown option");
-		}
-	}
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
 	if (!pub_path || host_tpm_ek_type_from_string(type_s, &type) < 0)
 		return usage(
 			"ek: --pub FILE [--type rsa2048|ecc-p256|ecc-p384] [--cert FILE]");
@@ -319,35 +338,21 @@ static int cmd_ek(int argc, char **argv)
 
 static int cmd_create_key(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "kind", required_argument, NULL, 'k' },
-		{ "type", required_argument, NULL, 't' },
-		{ "out", required_argument, NULL, 'o' },
-		{ 0 },
-	};
 	const char *kind = NULL, *type_s = "ecc-p256", *out = NULL;
+	const struct e2e_opt opts[] = {
+		{ "kind", &kind },
+		{ "type", &type_s },
+		{ "out", &out },
+	};
 	_cleanup_(host_tpm_closep) struct host_tpm *t = NULL;
 	enum host_tpm_key_type type;
 	struct host_tpm_key k;
 	char hex[2 * TPM2_NAME_MAX + 1];
 	struct err e = { 0 };
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			kind = optarg;
-			break;
-		case 't':
-			type_s = optarg;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		default:
-			return usage("create-key: unknown option");
-		}
-	}
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
 	if (!kind || !out || (!streq(kind, "ak") && !streq(kind, "tk")) ||
 	    host_tpm_key_type_from_string(type_s, &type) < 0)
 		return usage(
@@ -369,36 +374,22 @@ static int cmd_create_key(int argc, char **argv)
  * file of the host module, so host_tpm_certify can load it. */
 static int cmd_wrap_key(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pub", required_argument, NULL, 'u' },
-		{ "priv", required_argument, NULL, 'r' },
-		{ "out", required_argument, NULL, 'o' },
-		{ 0 },
-	};
 	const char *pub_path = NULL, *priv_path = NULL, *out = NULL;
+	const struct e2e_opt opts[] = {
+		{ "pub", &pub_path },
+		{ "priv", &priv_path },
+		{ "out", &out },
+	};
 	_cleanup_free_ uint8_t *pub = NULL, *priv = NULL;
 	uint8_t buf[HOST_TPM_KEY_FILE_MAX];
 	size_t pub_len, priv_len, len;
 	struct host_tpm_key k;
 	char hex[2 * TPM2_NAME_MAX + 1];
 	struct err e = { 0 };
-	int c;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'u':
-			pub_path = optarg;
-			break;
-		case 'r':
-			priv_path = optarg;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		default:
-			return usage("wrap-key: unknown option");
-		}
-	}
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
 	if (!pub_path || !priv_path || !out)
 		return usage("wrap-key: --pub FILE --priv FILE --out FILE");
 	if (file_read(pub_path, sizeof(TPM2B_PUBLIC), &pub, &pub_len, &e) < 0 ||
@@ -431,16 +422,13 @@ static int cmd_wrap_key(int argc, char **argv)
  */
 static int cmd_enroll(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "ek-type", required_argument, NULL, 't' },
-		{ "ek-pub", required_argument, NULL, 'p' },
-		{ "ek-cert", required_argument, NULL, 'c' },
-		{ "ak", required_argument, NULL, 'a' },
-		{ "activate-tcti", required_argument, NULL, 'T' },
-		{ 0 },
-	};
 	const char *type_s = "rsa2048", *ek_path = NULL, *cert_path = NULL,
 		   *ak_path = NULL, *act_tcti = NULL;
+	const struct e2e_opt opts[] = {
+		{ "ek-type", &type_s },		{ "ek-pub", &ek_path },
+		{ "ek-cert", &cert_path },	{ "ak", &ak_path },
+		{ "activate-tcti", &act_tcti },
+	};
 	_cleanup_(host_tpm_closep) struct host_tpm *t = NULL;
 	_cleanup_free_ uint8_t *ek = NULL, *cert = NULL, *blob = NULL,
 			       *encsec = NULL;
@@ -453,29 +441,10 @@ static int cmd_enroll(int argc, char **argv)
 	const char *id, *blob_s, *encsec_s;
 	long status;
 	struct err e = { 0 };
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			type_s = optarg;
-			break;
-		case 'p':
-			ek_path = optarg;
-			break;
-		case 'c':
-			cert_path = optarg;
-			break;
-		case 'a':
-			ak_path = optarg;
-			break;
-		case 'T':
-			act_tcti = optarg;
-			break;
-		default:
-			return usage("enroll: unknown option");
-		}
-	}
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
 	if (!ek_path || !ak_path ||
 	    host_tpm_ek_type_from_string(type_s, &type) < 0)
 		return usage(
@@ -538,31 +507,20 @@ static int cmd_enroll(int argc, char **argv)
 
 static int cmd_nonce(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "out", required_argument, NULL, 'o' },
-		{ "raw-out", required_argument, NULL, 'r' },
-		{ 0 },
-	};
 	const char *out = NULL, *raw_out = NULL, *nonce;
+	const struct e2e_opt opts[] = {
+		{ "out", &out },
+		{ "raw-out", &raw_out },
+	};
 	_cleanup_(json_decrefp) json_t *body = NULL;
 	_cleanup_free_ uint8_t *raw = NULL;
 	size_t raw_len;
 	long status;
 	struct err e = { 0 };
-	int c;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'r':
-			raw_out = optarg;
-			break;
-		default:
-			return usage("nonce: unknown option");
-		}
-	}
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
 	if (!out)
 		return usage("nonce: --out FILE [--raw-out FILE]");
 	if (http("POST", "/v1/attest/nonce", NULL, &status, &body, &e) < 0)
@@ -717,20 +675,15 @@ enum evidence_break {
 
 static int cmd_evidence(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "nonce", required_argument, NULL, 'n' },
-		{ "ak", required_argument, NULL, 'a' },
-		{ "tk", required_argument, NULL, 'k' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "banks", required_argument, NULL, 'b' },
-		{ "break", required_argument, NULL, 'x' },
-		{ "peer-dir", required_argument, NULL, 'p' },
-		{ "out", required_argument, NULL, 'o' },
-		{ 0 },
-	};
 	const char *nonce_path = NULL, *ak_path = NULL, *tk_path = NULL,
 		   *log_path = NULL, *banks_s = NULL, *peer_dir = NULL,
-		   *out = NULL;
+		   *out = NULL, *break_s = NULL;
+	const struct e2e_opt opts[] = {
+		{ "nonce", &nonce_path },  { "ak", &ak_path },
+		{ "tk", &tk_path },	   { "log", &log_path },
+		{ "banks", &banks_s },	   { "break", &break_s },
+		{ "peer-dir", &peer_dir }, { "out", &out },
+	};
 	enum evidence_break brk = BREAK_NONE;
 	_cleanup_(host_tpm_closep) struct host_tpm *t = NULL;
 	_cleanup_free_ char *nonce_b64 = NULL, *text = NULL;
@@ -743,50 +696,25 @@ static int cmd_evidence(int argc, char **argv)
 	uint16_t banks[QUOTE_MAX_BANKS];
 	char ak_hex[2 * TPM2_NAME_MAX + 1];
 	struct err e = { 0 };
-	int c, r;
+	int r;
 
 	if (!q)
 		return fail("evidence", &(struct err){ "out of memory" });
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			nonce_path = optarg;
-			break;
-		case 'a':
-			ak_path = optarg;
-			break;
-		case 'k':
-			tk_path = optarg;
-			break;
-		case 'l':
-			log_path = optarg;
-			break;
-		case 'b':
-			banks_s = optarg;
-			break;
-		case 'p':
-			peer_dir = optarg;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'x':
-			if (streq(optarg, "pcr-value"))
-				brk = BREAK_PCR_VALUE;
-			else if (streq(optarg, "quote-sig"))
-				brk = BREAK_QUOTE_SIG;
-			else if (streq(optarg, "tk-is-ak"))
-				brk = BREAK_TK_IS_AK;
-			else if (streq(optarg, "certify-nonce"))
-				brk = BREAK_CERTIFY_NONCE;
-			else
-				return usage(
-					"evidence: --break pcr-value|quote-sig|tk-is-ak|certify-nonce");
-			break;
-		default:
-			return usage("evidence: unknown option");
-		}
-	}
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
+	if (!break_s)
+		brk = BREAK_NONE;
+	else if (streq(break_s, "pcr-value"))
+		brk = BREAK_PCR_VALUE;
+	else if (streq(break_s, "quote-sig"))
+		brk = BREAK_QUOTE_SIG;
+	else if (streq(break_s, "tk-is-ak"))
+		brk = BREAK_TK_IS_AK;
+	else if (streq(break_s, "certify-nonce"))
+		brk = BREAK_CERTIFY_NONCE;
+	else
+		return usage(
+			"evidence: --break pcr-value|quote-sig|tk-is-ak|certify-nonce");
 	if (!nonce_path || !ak_path || !log_path || !out ||
 	    (!tk_path && brk != BREAK_TK_IS_AK))
 		return usage(
@@ -853,30 +781,19 @@ static int cmd_evidence(int argc, char **argv)
 
 static int cmd_attest(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "body", required_argument, NULL, 'b' },
-		{ "token-out", required_argument, NULL, 't' },
-		{ 0 },
-	};
 	const char *body_path = NULL, *token_out = NULL, *token;
+	const struct e2e_opt opts[] = {
+		{ "body", &body_path },
+		{ "token-out", &token_out },
+	};
 	_cleanup_(json_decrefp) json_t *req = NULL, *body = NULL;
 	json_error_t je;
 	long status;
 	struct err e = { 0 };
-	int c;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'b':
-			body_path = optarg;
-			break;
-		case 't':
-			token_out = optarg;
-			break;
-		default:
-			return usage("attest: unknown option");
-		}
-	}
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
 	if (!body_path)
 		return usage("attest: --body FILE [--token-out FILE]");
 	req = json_load_file(body_path, JSON_REJECT_DUPLICATES, &je);
@@ -995,40 +912,28 @@ static json_t *payload_json(const char *jwt)
 
 static int cmd_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "token", required_argument, NULL, 't' },
-		{ "tk", required_argument, NULL, 'k' },
-		{ "at-offset", required_argument, NULL, 'o' },
-		{ 0 },
+	const char *token_path = NULL, *tk_path = NULL, *offset_s = NULL;
+	const struct e2e_opt opts[] = {
+		{ "token", &token_path },
+		{ "tk", &tk_path },
+		{ "at-offset", &offset_s },
 	};
-	const char *token_path = NULL, *tk_path = NULL;
 	_cleanup_free_ char *jwt = NULL;
 	_cleanup_(json_decrefp) json_t *jwks = NULL, *out = NULL;
 	struct token_claims claims = { 0 };
 	long status, offset = 0;
 	struct err e = { 0 };
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			token_path = optarg;
-			break;
-		case 'k':
-			tk_path = optarg;
-			break;
-		case 'o': {
-			char *end;
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
+	if (offset_s) {
+		char *end;
 
-			errno = 0;
-			offset = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end)
-				return usage("verify: --at-offset SECONDS");
-			break;
-		}
-		default:
-			return usage("verify: unknown option");
-		}
+		errno = 0;
+		offset = strtol(offset_s, &end, 10);
+		if (errno || end == offset_s || *end)
+			return usage("verify: --at-offset SECONDS");
 	}
 	if (!token_path)
 		return usage(
@@ -1081,31 +986,20 @@ static int cmd_verify(int argc, char **argv)
 
 static int cmd_forge(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "token", required_argument, NULL, 't' },
-		{ "out", required_argument, NULL, 'o' },
-		{ 0 },
-	};
 	const char *token_path = NULL, *out = NULL, *dot;
+	const struct e2e_opt opts[] = {
+		{ "token", &token_path },
+		{ "out", &out },
+	};
 	_cleanup_free_ char *jwt = NULL, *forged = NULL;
 	_cleanup_free_ uint8_t *sig = NULL;
 	_cleanup_(json_decrefp) json_t *enc = NULL;
 	size_t sig_len;
 	struct err e = { 0 };
-	int c;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			token_path = optarg;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		default:
-			return usage("forge: unknown option");
-		}
-	}
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
 	if (!token_path || !out)
 		return usage("forge: --token FILE --out FILE");
 	if (read_text(token_path, TOKEN_MAX_SIZE + 1, &jwt, &e) < 0)
@@ -1128,28 +1022,20 @@ static int cmd_forge(int argc, char **argv)
 
 static int cmd_tk_jwk(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "tk", required_argument, NULL, 'k' },
-		{ 0 },
-	};
 	const char *tk_path = NULL;
+	const struct e2e_opt opts[] = {
+		{ "tk", &tk_path },
+	};
 	struct host_tpm_key tk;
 	TPMT_PUBLIC pub;
 	EVP_PKEY *pkey = NULL;
 	json_t *jwk = NULL;
 	_cleanup_free_ char *s = NULL;
 	struct err e = { 0 };
-	int c;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			tk_path = optarg;
-			break;
-		default:
-			return usage("tk-jwk: unknown option");
-		}
-	}
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
 	if (!tk_path)
 		return usage("tk-jwk: --tk FILE");
 	if (load_key(tk_path, &tk, &e) < 0 ||
@@ -1253,60 +1139,45 @@ static int grow_add(struct growbuf *g, const void *src, size_t n)
 	return 0;
 }
 
+/* An EVENT or VALUE option: an integer in [0, 0xffff]. */
+static int edit_log_number(const char *s, long *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 0xffff)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
 static int cmd_edit_log(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "in", required_argument, NULL, 'i' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "digest-byte", required_argument, NULL, 'd' },
-		{ "secureboot-data", required_argument, NULL, 's' },
-		{ "cmdline-append", required_argument, NULL, 'c' },
-		{ "cmdline-event", required_argument, NULL, 'w' },
-		{ 0 },
-	};
 	const char *in = NULL, *out = NULL, *append = NULL, *which = "all";
+	const char *digest_s = NULL, *sb_s = NULL;
+	const struct e2e_opt opts[] = {
+		{ "in", &in },
+		{ "out", &out },
+		{ "digest-byte", &digest_s },
+		{ "secureboot-data", &sb_s },
+		{ "cmdline-append", &append },
+		{ "cmdline-event", &which },
+	};
 	long digest_event = -1, sb_value = -1;
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_(eventlog_freep) struct eventlog *log = NULL;
 	struct growbuf g = { 0 };
 	size_t len, pos = 0, edits = 0;
 	struct err e = { 0 };
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
-		long v;
-
-		switch (c) {
-		case 'i':
-			in = optarg;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'c':
-			append = optarg;
-			break;
-		case 'w':
-			which = optarg;
-			break;
-		case 'd':
-		case 's':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 0 ||
-			    v > 0xffff)
-				return usage(
-					"edit-log: a non-negative integer is needed");
-			if (c == 'd')
-				digest_event = v;
-			else
-				sb_value = v;
-			break;
-		default:
-			return usage("edit-log: unknown option");
-		}
-	}
+	if ((r = parse_opts(argc, argv, opts, ARRAY_SIZE(opts))) != 0)
+		return r;
+	if ((digest_s && edit_log_number(digest_s, &digest_event) < 0) ||
+	    (sb_s && edit_log_number(sb_s, &sb_value) < 0))
+		return usage("edit-log: a non-negative integer is needed");
 	if (!in || !out ||
 	    (digest_event >= 0) + (sb_value >= 0) + (append != NULL) != 1)
 		return usage(
