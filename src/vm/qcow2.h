@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The qcow2 header of a disk the definition says is "qcow2-luks", checked
- * before QEMU starts (docs/vm.md, "The disk check"). A disk replaced by an
+ * before QEMU starts (docs/vm.md, "Refusals"). A disk replaced by an
  * unencrypted qcow2 or a raw file must be refused by us with a clear
  * reason, not depend on an error of QEMU's; and a qcow2 with a backing
  * file or an external data file would make QEMU open another file, one the

@@ -136,22 +136,26 @@ setup() {
 	[[ -f $W/vm/disks/data.qcow2 && -f $W/vm/vars.enc ]] || fail "the first run made no data disk / vars.enc"
 }
 
-# new_vm NAME UUID [POLICY]: a VM $W/NAME with the data disk, its own KP.
+# new_vm NAME UUID [POLICY [DISK]]: a VM $W/NAME with its own KP and the
+# data disk (DISK "none": no disk; each LUKS disk costs its first run
+# qemu-img's PBKDF2 calibration, 1-5 s on a loaded machine).
 new_vm() {
-	local name=$1 id=$2 policy=${3:-shielded}
-	"$SHIELDVM" vm profile --policy "$policy" --disk data:16 >"$W/profile-$name.json" || fail "vm profile"
+	local name=$1 id=$2 policy=${3:-shielded} disk=()
+	[[ ${4:-data} == none ]] || disk=(--disk data:16)
+	"$SHIELDVM" vm profile --policy "$policy" "${disk[@]}" >"$W/profile-$name.json" || fail "vm profile"
 	"$SHIELDVM" kp new --owner "$W/owner.json" --guardian "$W/hgs1.json" \
 		--policy "$policy" --vm-id "$id" --vm-config "$W/profile-$name.json" \
 		--out "$W/kp-$name.json" 2>"$W/kp.err" || { cat "$W/kp.err" >&2; fail "kp new"; }
 	"$SHIELDVM" vm new "$name" --kp "$W/kp-$name.json" --policy "$policy" \
-		--memory 256 --disk data:16 \
+		--memory 256 "${disk[@]}" \
 		--dir "$W/$name" >/dev/null || fail "vm new $name"
 	VM_DIRS+=("$W/$name")
 }
 
-# other_vm: a second VM $W/vm2 (its own uuid and KP) that has run once.
+# other_vm [DISK]: a second VM $W/vm2 (its own uuid and KP) that has run
+# once, with the data disk (DISK "none": without).
 other_vm() {
-	new_vm vm2 "$VM2_ID"
+	new_vm vm2 "$VM2_ID" shielded "${1:-data}"
 	run_ok "$W/vm2"
 	poweroff_vm "$W/vm2"
 }
@@ -327,7 +331,7 @@ after_release_refused() {
 
 case_refuse_vars_tampered() {
 	setup
-	other_vm
+	other_vm none
 	cp "$W/vm/vars.enc" "$W/vars.good"
 	printf '\x01' | dd of="$W/vm/vars.enc" bs=1 seek=200 conv=notrunc status=none
 	cmp -s "$W/vm/vars.enc" "$W/vars.good" && fail "the byte did not change"
