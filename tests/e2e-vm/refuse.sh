@@ -88,15 +88,16 @@ vm_state() {
 
 # poweroff_vm DIR: quit now (a clean stop: state saved, digests recorded).
 poweroff_vm() {
-	local uuid
+	local uuid n
 	uuid=$(jq -r .uuid "$1/vm.json")
+	n=$(grep -c "stopped cleanly" "$1/supervisor.log" || true)
 	"$SHIELDVM" poweroff "$1" >/dev/null || fail "poweroff $1"
 	for _ in $(seq 1 150); do
 		[[ -e $SHIELDVM_RUNTIME_DIR/$uuid ]] || break
 		sleep 0.1
 	done
 	[[ ! -e $SHIELDVM_RUNTIME_DIR/$uuid ]] || fail "$1 did not stop"
-	[[ $(grep -c "stopped cleanly" "$1/supervisor.log") -ge 1 ]] || fail "$1: no clean stop"
+	[[ $(grep -c "stopped cleanly" "$1/supervisor.log") == $((n + 1)) ]] || fail "$1: no clean stop"
 }
 
 # gen DIR: the generation of DIR's KP.
@@ -113,7 +114,21 @@ gen_is() {
 
 # state_sum DIR: the digest of everything a refusal must leave alone.
 state_sum() {
-	(cd "$1" && sha256sum kp secrets vars.enc disks/* && find vtpm -type f | sort | xargs sha256sum)
+	(cd "$1" && sha256sum kp secrets && data_sum .)
+}
+
+# data_sum DIR: VARS, disks and vTPM state (a refusal after the release
+# rolls the KP and re-seals the secrets, and must leave these alone).
+data_sum() {
+	(
+		cd "$1" || exit 1
+		sha256sum vars.enc disks/* 2>/dev/null || echo "(vars.enc or a disk missing)"
+		if [[ -d vtpm ]]; then
+			find vtpm -type f | sort | xargs -r sha256sum
+		else
+			echo "(no vtpm/)"
+		fi
+	)
 }
 
 # setup [POLICY]: hgsd, host "host" attested, an owner and a VM $W/vm
@@ -319,14 +334,24 @@ case_refuse_weakened_secureboot() {
 
 # ---- state on disk ----------------------------------------------------------
 
-# after_release_refused PATTERN: the last run was refused with PATTERN after
-# the release (the KP rolled to the next generation, as every release
-# does), the secrets keep their clean-stop state and nothing else changed.
-after_release_refused() {
+# run_refused_after_release PATTERN: a run of $W/vm is refused with PATTERN
+# after the release (the KP rolls, as at every release), the running mark
+# is taken back (the secrets keep their clean-stop state: the good state
+# starts later without --accept-unclean-stop) and VARS, disks and vTPM
+# state are left as they were.
+run_refused_after_release() {
+	local g
+	g=$(gen "$W/vm")
+	data_sum "$W/vm" >"$W/data.before"
+	run_vm "$W/vm"
 	refused "$1"
+	data_sum "$W/vm" >"$W/data.after"
+	cmp -s "$W/data.before" "$W/data.after" || fail "a refused run changed VARS, a disk or the vTPM state"
+	gen_is "$W/vm" $((g + 1))
 	vm_state "$W/vm" stopped
-	grep -q "could not take back" "$W/vm/supervisor.log" && fail "the running mark stayed"
-	return 0
+	if grep -q "could not take back" "$W/vm/supervisor.log"; then
+		fail "the running mark stayed"
+	fi
 }
 
 case_refuse_vars_tampered() {
@@ -335,12 +360,10 @@ case_refuse_vars_tampered() {
 	cp "$W/vm/vars.enc" "$W/vars.good"
 	printf '\x01' | dd of="$W/vm/vars.enc" bs=1 seek=200 conv=notrunc status=none
 	cmp -s "$W/vm/vars.enc" "$W/vars.good" && fail "the byte did not change"
-	run_vm "$W/vm"
-	after_release_refused "vars.enc differs from the one recorded at the last clean stop"
+	run_refused_after_release "vars.enc differs from the one recorded at the last clean stop"
 	ok "one byte of vars.enc changed: refused"
 	cp "$W/vm2/vars.enc" "$W/vm/vars.enc"
-	run_vm "$W/vm"
-	after_release_refused "vars.enc differs from the one recorded at the last clean stop"
+	run_refused_after_release "vars.enc differs from the one recorded at the last clean stop"
 	ok "another VM's vars.enc: refused"
 	cp "$W/vars.good" "$W/vm/vars.enc"
 	good_still_starts "$W/vm"
@@ -361,12 +384,10 @@ case_refuse_vtpm_rollback() {
 	diff -r -q "$W/vtpm.old" "$W/vm/vtpm" >/dev/null && fail "the run left the vTPM state unchanged: nothing to roll back"
 	mv "$W/vm/vtpm" "$W/vtpm.cur"
 	cp -a "$W/vtpm.old" "$W/vm/vtpm"
-	run_vm "$W/vm"
-	after_release_refused "the vTPM state differs from the one recorded at the last clean stop"
+	run_refused_after_release "the vTPM state differs from the one recorded at the last clean stop"
 	ok "vtpm/ replaced by the copy from before the last run: refused"
 	rm -rf "$W/vm/vtpm"
-	run_vm "$W/vm"
-	after_release_refused "the vTPM state recorded at the last clean stop is missing"
+	run_refused_after_release "the vTPM state recorded at the last clean stop is missing"
 	ok "vtpm/ removed: refused"
 	mv "$W/vtpm.cur" "$W/vm/vtpm"
 	good_still_starts "$W/vm"
@@ -383,11 +404,9 @@ case_refuse_disk_wrong_key() {
 	other_vm
 	mv "$W/vm/disks/data.qcow2" "$W/data.good"
 	cp "$W/vm2/disks/data.qcow2" "$W/vm/disks/data.qcow2"
-	run_vm "$W/vm"
-	refused "disk data"
+	run_refused_after_release "disk data (disks/data.qcow2): QEMU cannot unlock it with this VM's key"
 	grep -q "Invalid password, cannot unlock any keyslot" "$W/run.err" ||
 		{ cat "$W/run.err" >&2; fail "the refusal does not carry QEMU's reason"; }
-	vm_state "$W/vm" stopped
 	grep -q "QEMU did not run and the vTPM state is unchanged" "$W/vm/supervisor.log" ||
 		fail "the supervisor did not find the vTPM state unchanged"
 	ok "another VM's data disk: refused, naming the disk and QEMU's reason"
