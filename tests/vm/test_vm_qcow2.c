@@ -48,7 +48,7 @@ static void make_v3(void)
 	put32(img + 20, 16);
 	put64(img + 24, 16 << 20);
 	put32(img + 32, 2);
-	put32(img + 96, 4);   /* refcount_order */
+	put32(img + 96, 4);    /* refcount_order */
 	put32(img + 100, 112); /* header_length */
 	put32(img + 112, 0x0537be77);
 	put32(img + 116, 16);
