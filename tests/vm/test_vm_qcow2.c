@@ -2,7 +2,8 @@
 /*
  * The qcow2-luks disk check (src/vm/qcow2.c): a header as qemu-img makes it
  * is accepted; every refusal, each with its message; the file-level check
- * (LUKS magic where the extension points, not a regular file).
+ * (LUKS magic where the extension points, not a regular file); the headers
+ * of images made by qemu-img (tests/fuzz/corpus/qcow2/, given as argv[1]).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -249,13 +250,61 @@ static void test_file(void **state)
 	free(big);
 }
 
-int main(void)
+static const char *corpus;
+
+/* the first 4 KiB of images qemu-img made */
+static void test_qemu_img(void **state)
+{
+	static const struct {
+		const char *file, *phrase; /* NULL: accepted */
+	} cases[] = {
+		{ "luks3", NULL },
+		{ "luks2", NULL },
+		{ "plain", "without encryption (crypt_method 0)" },
+		{ "overlay", "backing file" },
+		{ "raw", "not a qcow2 image" },
+	};
+	uint8_t buf[8192];
+
+	(void)state;
+	if (!corpus)
+		skip();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[4096];
+		struct vm_qcow2_info info;
+		struct err e = { 0 };
+		FILE *f;
+		size_t n;
+		int r;
+
+		snprintf(path, sizeof(path), "%s/%s", corpus, cases[i].file);
+		f = fopen(path, "rb");
+		if (!f)
+			fail_msg("%s: cannot open", path);
+		n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		r = vm_qcow2_check(buf, n, &info, &e);
+		if (!cases[i].phrase) {
+			if (r != 0)
+				fail_msg("%s: %s", cases[i].file, e.msg);
+			assert_int_equal(info.crypt_method, 2);
+			assert_int_equal(info.size, 16 << 20);
+		} else if (r == 0 || !strstr(e.msg, cases[i].phrase)) {
+			fail_msg("%s: %d '%s'", cases[i].file, r, e.msg);
+		}
+	}
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_qemu_img),
 	};
+
+	corpus = argc > 1 ? argv[1] : NULL;
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
