@@ -210,7 +210,10 @@ case_refuse_unregistered_host() {
 	cmp -s "$W/sum.before" "$W/sum.after" || fail "a refused run changed the copy"
 	gen_is "$W/copy" 1
 	vm_state "$W/copy" stopped
-	ok "with the guarded host's agent state copied too: refused, nothing changed"
+	# hgsd answered the real host's token, sealed to the real host's TPM:
+	# nothing was committed
+	audit_count unwrap-commit 1
+	ok "with the guarded host's agent state copied too: the answer does not open in the other TPM, nothing committed or changed"
 	good_still_starts "$W/vm"
 	gen_is "$W/vm" 2
 	ok "the original still starts on its guarded host"
@@ -308,7 +311,7 @@ case_refuse_weakened_serial() {
 	weaken '.security.console = "serial" | .security.policy = "shielded"' \
 		"policy 'shielded' allows no console" 3
 	ok "the same with the policy changed to shielded: refused by the definition check"
-	audit_count_unwrap 0
+	audit_count unwrap 1 # setup's: nothing asked for since
 	good_still_starts "$W/vm"
 	gen_is "$W/vm" 2
 	ok "the unchanged definition still starts"
@@ -326,7 +329,7 @@ case_refuse_weakened_secureboot() {
 	# the firmware swapped under the old digest: the image is hashed
 	weaken '.firmware_path = "/usr/share/OVMF/OVMF_CODE_4M.fd"' 'has SHA-256'
 	ok "the non-Secure-Boot firmware under the Secure Boot firmware's digest: refused before any release"
-	audit_count_unwrap 0
+	audit_count unwrap 1 # setup's: nothing asked for since
 	good_still_starts "$W/vm"
 	gen_is "$W/vm" 2
 	ok "the unchanged definition still starts"
@@ -482,13 +485,14 @@ case_refuse_supervisor_dump() {
 	ok "the VM stops cleanly and starts again"
 }
 
-# audit_count_unwrap N: hgsd saw N unwrap requests since setup's.
-audit_count_unwrap() {
-	admin GET "/v1/admin/audit?limit=200"
-	expect_status 200
+# audit_count ACTION N: hgsd has N audit records of ACTION (unwrap,
+# unwrap-commit, ...).
+audit_count() {
 	local n
-	n=$(jq '[.records[] | select(.action == "unwrap")] | length' "$TMP/body")
-	[[ $n == $(($1 + 1)) ]] || fail "hgsd saw $n unwraps, expected $(($1 + 1))"
+	admin GET "/v1/admin/audit?limit=500"
+	expect_status 200
+	n=$(jq --arg a "$1" '[.records[] | select(.action == $a)] | length' "$TMP/body")
+	[[ $n == "$2" ]] || fail "hgsd has $n $1 records, expected $2"
 }
 
 run_case "$@"
