@@ -323,6 +323,9 @@ case_refuse_weakened_secureboot() {
 	fw=$(sha256sum /usr/share/OVMF/OVMF_CODE_4M.fd | cut -d' ' -f1)
 	weaken '.security.secure_boot = false' 'not the one bound in the KP'
 	ok "Secure Boot off: refused before any release (the KP binds another profile)"
+	weaken '.security.secure_boot = false | .security.policy = "shielded"' \
+		"policy 'shielded' requires Secure Boot" 3
+	ok "the same with the policy changed to shielded: refused by the definition check"
 	weaken ".security.secure_boot = false | .firmware_path = \"/usr/share/OVMF/OVMF_CODE_4M.fd\"
 		| .security.firmware.code = \"$fw\"" 'not the one bound in the KP'
 	ok "Secure Boot off with the non-Secure-Boot firmware and its digest: refused before any release"
