@@ -673,8 +673,13 @@ static int precheck(const char *dir, const struct vm_def *d, struct err *e)
 		err_prefix(e, "%s", path);
 		return r;
 	}
-	return check_against_kp(d, kp_vm_id(kp), kp_policy(kp),
-				kp_config_digest(kp), e);
+	r = check_against_kp(d, kp_vm_id(kp), kp_policy(kp),
+			     kp_config_digest(kp), e);
+	if (r < 0)
+		return r;
+	/* the firmware image and the disks' encryption need no key: refused
+	 * before hgsd releases (and rolls) anything */
+	return vm_launch_check(dir, d, e);
 }
 
 struct run_opts {

@@ -33,6 +33,7 @@
 #include "vm/filter.h"
 #include "vm/image.h"
 #include "vm/keys.h"
+#include "vm/qcow2.h"
 #include "vm/qmp.h"
 #include "vm/vars.h"
 
@@ -342,6 +343,47 @@ static int check_firmware(const struct vm_def *d, struct err *e)
 	return 0;
 }
 
+/* The disk check: every qcow2-luks disk that exists is a qcow2 image with
+ * QEMU's LUKS encryption and nothing that makes QEMU open another file
+ * (vm/qcow2.h). A disk replaced by an unencrypted qcow2 or a raw file is
+ * refused here, before any key is released and before QEMU starts: QEMU
+ * itself would refuse an unencrypted qcow2 only because of encrypt.format
+ * on its command line, with an error of its own, and would open a backing
+ * or external data file the header names. We parse the header ourselves
+ * rather than run `qemu-img info --output=json`: no process (and no
+ * timeout to handle) per disk at every start, and the header is small and
+ * documented (QEMU's docs/interop/qcow2.txt). Missing disks are left to
+ * create_disks (the first start). */
+static int check_disks(const char *dir, const struct vm_def *d, struct err *e)
+{
+	for (size_t i = 0; i < d->n_disks; i++) {
+		const struct vm_disk *dk = &d->disks[i];
+		char path[VM_PATH_MAX + 64];
+		int r;
+
+		if (dk->format != VM_DISK_QCOW2_LUKS)
+			continue;
+		r = path_join(path, sizeof(path), dir, dk->file, e);
+		if (r < 0)
+			return r;
+		if (access(path, F_OK) < 0 && errno == ENOENT)
+			continue;
+		r = vm_qcow2_check_file(path, dk->name, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vm_launch_check(const char *dir, const struct vm_def *d, struct err *e)
+{
+	int r = check_firmware(d, e);
+
+	if (r < 0)
+		return r;
+	return check_disks(dir, d, e);
+}
+
 /* The rollback check: vtpm/ and vars.enc against the recorded digests. */
 static int check_recorded(const struct vm_launch *l, const char *vtpm,
 			  const char *vars, struct err *e)
@@ -385,6 +427,11 @@ static int check_recorded(const struct vm_launch *l, const char *vtpm,
 				       l->dir);
 		return 0;
 	}
+	if (stat(vtpm, &st) < 0 && errno == ENOENT)
+		return err_set(e, ESTALE,
+			       "%s: the vTPM state recorded at the last clean "
+			       "stop is missing (removed): refusing to start",
+			       vtpm);
 	r = vm_digest_dir(vtpm, dg, e);
 	if (r < 0)
 		return r;
@@ -637,6 +684,107 @@ static int create_disks(const struct vm_launch *l, const struct keys *k,
 		      dk->name, dk->file, dk->size_mb);
 	}
 	return 0;
+}
+
+/* The size of our stderr (supervisor.log) when it is a regular file, else
+ * -1: where QEMU's messages will start. */
+static off_t stderr_size(void)
+{
+	struct stat st;
+
+	if (fstat(2, &st) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	return st.st_size;
+}
+
+/* The last line QEMU wrote to our stderr since `from` (lines of ours left
+ * out), at most max - 1 bytes; "" if none or stderr is not a file. */
+static void qemu_last_line(off_t from, char *out, size_t max)
+{
+	char buf[4096];
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	ssize_t n;
+	char *line, *save = NULL;
+
+	out[0] = '\0';
+	if (from < 0)
+		return;
+	fd = open("/proc/self/fd/2", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= from)
+		return;
+	if (st.st_size - from > (off_t)sizeof(buf) - 1)
+		from = st.st_size - (off_t)sizeof(buf) + 1;
+	n = pread(fd, buf, sizeof(buf) - 1, from);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!*line || strstr(line, " shieldvm-supervisor["))
+			continue;
+		snprintf(out, max, "%s", line);
+	}
+	/* control characters from QEMU stay out of our messages */
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/* QEMU exited before the VM ran (before QMP was up): the refusal carries
+ * QEMU's reason, the last line of its stderr. When that line is about one
+ * of our -blockdev options ("qemu-system-x86_64: -blockdev VALUE: REASON",
+ * VALUE exactly as in qa) it names the disk; a disk QEMU cannot unlock is
+ * another VM's, or was encrypted under another key. */
+static int qemu_failed(const struct vm_def *d, const struct vm_argv *qa,
+		       int status, off_t log_from, struct err *e)
+{
+	char line[ERR_MSG_MAX + 2 * VM_PATH_MAX];
+	const char *rest;
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) :
+				       128 + WTERMSIG(status);
+
+	qemu_last_line(log_from, line, sizeof(line));
+	if (!line[0])
+		return err_set(e, EIO,
+			       "QEMU exited (status %d) before the VM ran: see "
+			       "%s",
+			       code, VM_LOG_FILE);
+	rest = strstr(line, ": -blockdev ");
+	for (size_t j = 0; rest && j + 1 < qa->n; j++) {
+		const char *v = qa->v[j + 1], *reason;
+		size_t vl = strlen(v);
+
+		if (!streq(qa->v[j], "-blockdev") ||
+		    strncmp(rest + 12, v, vl) != 0 ||
+		    strncmp(rest + 12 + vl, ": ", 2) != 0)
+			continue;
+		reason = rest + 12 + vl + 2;
+		for (size_t i = 0; i < d->n_disks; i++) {
+			char nn[VM_DISK_NAME_MAX + 32];
+
+			snprintf(nn, sizeof(nn), "node-name=disk-%s,",
+				 d->disks[i].name);
+			if (!strstr(v, nn))
+				continue;
+			if (strstr(reason, "cannot unlock") ||
+			    strstr(reason, "Invalid password"))
+				return err_set(e, EKEYREJECTED,
+					       "disk %s (%s): QEMU cannot "
+					       "unlock it with this VM's key "
+					       "(another VM's disk, or "
+					       "encrypted under another key): "
+					       "%s",
+					       d->disks[i].name,
+					       d->disks[i].file, reason);
+			return err_set(e, EIO,
+				       "disk %s (%s): QEMU cannot open it: %s",
+				       d->disks[i].name, d->disks[i].file,
+				       reason);
+		}
+	}
+	return err_set(e, EIO, "QEMU exited (status %d) before the VM ran: %s",
+		       code, line);
 }
 
 /* The runtime directory: 0700, on tmpfs when possible, empty. A stale one
@@ -1016,7 +1164,9 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX];
 	int tfd = -1, lfd = -1, sfd = -1, status = 0, r;
 	int64_t t_phase = 0; /* start timings */
-	bool have_rundir = false;
+	bool have_rundir = false, qemu_never_ran = false;
+	uint8_t vtpm_before[VM_DIGEST_SIZE];
+	off_t log_from = -1;
 	sigset_t mask;
 	size_t n_keep = 0;
 
@@ -1069,6 +1219,9 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		created_vars = true;
 	}
 	r = create_disks(l, &k, e);
+	if (r < 0)
+		goto out;
+	r = check_disks(l->dir, l->def, e);
 	if (r < 0)
 		goto out;
 	if (mkdir(vtpm, 0700) < 0 && errno != EEXIST) {
@@ -1135,6 +1288,10 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	}
 	if (r < 0)
 		goto out;
+	/* if QEMU fails at its start, "nothing ran" is this state unchanged */
+	r = vm_digest_dir(vtpm, vtpm_before, e);
+	if (r < 0)
+		goto out;
 	started = true; /* from here on the vTPM state may change */
 	t_phase = vm_mono_us();
 	r = spawn(ta.v, &tfd, 1, &s.swtpm, e);
@@ -1180,6 +1337,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	if (r < 0)
 		goto out;
 	t_phase = vm_mono_us();
+	log_from = stderr_size();
 	r = spawn(qa.v, keep, n_keep, &s.qemu, e);
 	for (size_t i = 0; i < VM_DISKS_MAX; i++)
 		if (disk_fds[i] >= 0) {
@@ -1200,8 +1358,15 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	r = vm_qmp_connect(qmp, VM_START_TIMEOUT_MS, &s.qmp, e);
 	if (r < 0) {
 		err_prefix(e, "QEMU");
-		if (waitpid(s.qemu, &status, WNOHANG) == s.qemu)
+		/* QEMU gone at its start (say, a disk it cannot unlock): the
+		 * refusal carries its reason */
+		if (wait_exit(s.qemu, 2000, &status) == 0) {
 			s.qemu = -1;
+			qemu_never_ran = true;
+			if (e)
+				e->msg[0] = '\0';
+			r = qemu_failed(l->def, &qa, status, log_from, e);
+		}
 		goto out;
 	}
 	if (l->timings)
@@ -1304,6 +1469,24 @@ out:
 	host_secmem_free(k.mem);
 	if (r < 0)
 		logf_("%s", err_str(e));
+	if (r < 0 && started && qemu_never_ran) {
+		uint8_t now[VM_DIGEST_SIZE];
+		struct err e2 = { 0 };
+
+		/* QEMU exited before the VM ran and swtpm is stopped: if the
+		 * vTPM state is what it was, nothing ran and the secrets keep
+		 * their state (a later start with the problem fixed needs no
+		 * --accept-unclean-stop); VARS was never saved */
+		if (vm_digest_dir(vtpm, now, &e2) == 0 &&
+		    CRYPTO_memcmp(now, vtpm_before, sizeof(now)) == 0) {
+			logf_("QEMU did not run and the vTPM state is "
+			      "unchanged: nothing to record");
+			started = false;
+		} else {
+			logf_("QEMU did not run but the vTPM state changed: "
+			      "the secrets stay marked running");
+		}
+	}
 	if (r < 0 && !started) {
 		struct err e2 = { 0 };
 

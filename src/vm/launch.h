@@ -82,6 +82,13 @@ int64_t vm_mono_us(void);
  * replaced or rolled back; or the last run did not stop cleanly). */
 int vm_launch_run(const struct vm_launch *l, struct err *e);
 
+/* The checks that need no key, for the caller to run before it asks for
+ * the key (vm_launch_run runs them again): the firmware image hashes to
+ * security.firmware.code (-EKEYREJECTED), every existing qcow2-luks disk is
+ * a LUKS-encrypted qcow2 with no backing or external data file
+ * (-EKEYREJECTED; vm/qcow2.h). dir: the VM directory. */
+int vm_launch_check(const char *dir, const struct vm_def *d, struct err *e);
+
 /* The runtime directory of a VM: $SHIELDVM_RUNTIME_DIR/<uuid>, else
  * /run/shieldvm/<uuid> for root, $XDG_RUNTIME_DIR/shieldvm/<uuid> for
  * others. */
