@@ -61,6 +61,9 @@ static int opt_path(const char *what, const char *p, struct err *e)
 	return 0;
 }
 
+#define QMP_CHARDEV_ID "qmp"
+#define QMP_MON "chardev=" QMP_CHARDEV_ID ",mode=control"
+
 /* The lockdown set: these argument pairs, always. */
 static const char *const required[][2] = {
 	{ "-nodefaults", NULL },
@@ -85,10 +88,11 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
+	if (p->qmp_fd < 0)
+		return err_set(e, EINVAL, "QMP: no fd");
 	if ((r = opt_path("firmware", d->firmware_path, e)) < 0 ||
 	    (r = opt_path("VARS", p->vars, e)) < 0 ||
 	    (r = opt_path("vTPM socket", p->tpm_sock, e)) < 0 ||
-	    (r = opt_path("QMP socket", p->qmp_sock, e)) < 0 ||
 	    (r = opt_path("VM directory", p->dir, e)) < 0 ||
 	    (serial && (r = opt_path("console socket", p->serial_sock, e)) < 0))
 		return r;
@@ -113,8 +117,12 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 	ADD("if=pflash,format=raw,unit=1,file=%s", p->vars);
 	ADD("-chardev");
 	ADD("socket,id=chrtpm,path=%s", p->tpm_sock);
-	ADD("-qmp");
-	ADD("unix:%s,server=on,wait=off", p->qmp_sock);
+	/* QMP on an inherited socketpair end: no path anyone else could
+	 * connect to (docs/vm.md, "Lockdown") */
+	ADD("-chardev");
+	ADD("socket,id=" QMP_CHARDEV_ID ",fd=%d", p->qmp_fd);
+	ADD("-mon");
+	ADD("%s", QMP_MON);
 	if (serial) {
 		ADD("-chardev");
 		ADD("socket,id=ser0,path=%s,server=on,wait=off",
@@ -159,12 +167,13 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 static const char *const forbidden_opts[] = {
 	"-kernel",
 	"-initrd",
+	"-qmp",
+	"-qmp-pretty",
 	"-append",
 	"-dtb",
 	"-gdb",
 	"-s",
 	"-S",
-	"-mon",
 	"-incoming",
 	"-loadvm",
 	"-daemonize",
@@ -212,12 +221,47 @@ static const char *const allowed_opts[] = {
 	"-nodefaults", "-no-user-config", "-display", "-vga",	 "-monitor",
 	"-accel",      "-sandbox",	  "-machine", "-global", "-tpmdev",
 	"-device",     "-name",		  "-uuid",    "-m",	 "-smp",
-	"-drive",      "-chardev",	  "-qmp",     "-serial", "-object",
+	"-drive",      "-chardev",	  "-mon",     "-serial", "-object",
 	"-blockdev",
 };
 
 /* -device drivers that may appear. */
 static const char *const allowed_devices[] = { "tpm-crb", "virtio-blk-pci" };
+
+/* One of v's comma-separated tokens is tok (prefix: or starts with it). */
+static bool token_in(const char *v, const char *tok, bool prefix)
+{
+	size_t len = strlen(tok);
+
+	while (*v) {
+		size_t n = strcspn(v, ",");
+
+		if ((n == len || (prefix && n > len)) &&
+		    strncmp(v, tok, len) == 0)
+			return true;
+		v += n;
+		if (*v == ',')
+			v++;
+	}
+	return false;
+}
+
+static bool has_token(const char *v, const char *tok)
+{
+	return token_in(v, tok, false);
+}
+
+/* "socket,id=qmp,fd=N", N a decimal fd number. */
+static bool is_qmp_chardev(const char *v)
+{
+	static const char pre[] = "socket,id=" QMP_CHARDEV_ID ",fd=";
+	const char *d = v + sizeof(pre) - 1;
+
+	if (strncmp(v, pre, sizeof(pre) - 1) != 0 || !*d ||
+	    strlen(d) > 9)
+		return false;
+	return strspn(d, "0123456789") == strlen(d);
+}
 
 /* The first comma-separated token of v is one of list[]. */
 static bool first_token_in(const char *v, const char *const *list, size_t n)
@@ -240,7 +284,7 @@ static bool opt_is(const char *a, const char *opt)
 
 int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 {
-	size_t n = 0, qmp = 0, serial = 0;
+	size_t n = 0, qmp = 0, mon = 0, serial = 0;
 	bool found[ARRAY_SIZE(required)] = { 0 };
 
 	for (; argv[n]; n++)
@@ -300,14 +344,40 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 			serial++;
 		if (opt_is(a, "-accel") && !streq(v, "tcg") && !streq(v, "kvm"))
 			return err_set(e, EPERM, "QEMU '-accel %s'", v);
-		if (opt_is(a, "-qmp") && ++qmp > 1)
-			return err_set(e, EPERM, "QEMU: more than one -qmp");
-		if (opt_is(a, "-qmp") && strncmp(v, "unix:", 5) != 0)
+		if (opt_is(a, "-mon") && ++mon > 1)
 			return err_set(e, EPERM,
-				       "QEMU '-qmp %s': only a unix socket", v);
+				       "QEMU '-mon %s': more than one monitor",
+				       v);
+		if (opt_is(a, "-mon") && has_token(v, "mode=readline"))
+			return err_set(e, EPERM,
+				       "QEMU '-mon %s': a human monitor (HMP) "
+				       "reads guest memory; only QMP",
+				       v);
+		if (opt_is(a, "-mon") && !streq(v, QMP_MON))
+			return err_set(e, EPERM,
+				       "QEMU '-mon %s': only '" QMP_MON "'",
+				       v);
 		if (opt_is(a, "-chardev") && strncmp(v, "socket,", 7) != 0)
 			return err_set(e, EPERM,
 				       "QEMU '-chardev %s': only sockets", v);
+		if (opt_is(a, "-chardev") &&
+		    has_token(v, "id=" QMP_CHARDEV_ID) && !is_qmp_chardev(v))
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': QMP only on the "
+				       "supervisor's inherited socket "
+				       "(socket,id=" QMP_CHARDEV_ID
+				       ",fd=N), never on a path",
+				       v);
+		if (opt_is(a, "-chardev") && is_qmp_chardev(v) && ++qmp > 1)
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': a second QMP chardev",
+				       v);
+		if (opt_is(a, "-chardev") && !is_qmp_chardev(v) &&
+		    token_in(v, "fd=", true))
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': an inherited fd is "
+				       "only for QMP",
+				       v);
 		if (opt_is(a, "-chardev") && strstr(v, "id=ser0") &&
 		    !allow_serial)
 			return err_set(e, EPERM,
@@ -361,8 +431,11 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 				       required[k][0],
 				       required[k][1] ? " " : "",
 				       required[k][1] ? required[k][1] : "");
-	if (qmp != 1)
-		return err_set(e, EPERM, "QEMU command line lacks -qmp");
+	if (qmp != 1 || mon != 1)
+		return err_set(e, EPERM,
+			       "QEMU command line lacks its QMP monitor "
+			       "('-chardev socket,id=" QMP_CHARDEV_ID
+			       ",fd=N -mon " QMP_MON "')");
 	if (serial != 1)
 		return err_set(e, EPERM,
 			       "QEMU command line needs exactly one -serial "

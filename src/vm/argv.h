@@ -24,7 +24,8 @@ struct vm_qemu_params {
 	const char *dir;      /* the VM directory (disk files are relative) */
 	const char *vars;     /* the decrypted VARS copy (runtime dir) */
 	const char *tpm_sock; /* swtpm's control socket */
-	const char *qmp_sock; /* the supervisor's QMP socket */
+	int qmp_fd;	      /* QEMU's end of the supervisor's QMP
+				 socketpair (inherited; no path) */
 	const char *serial_sock; /* console socket; used only when allowed */
 	const char *qemu;	 /* binary; NULL: VM_QEMU */
 	int disk_key_fd[VM_DISKS_MAX]; /* per qcow2-luks disk: fd of its
@@ -41,7 +42,8 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 		 struct err *e);
 
 /* The lockdown check: every required option present, nothing forbidden
- * (-kernel, -initrd, -append, -gdb, -s, a monitor, a serial port unless
+ * (-kernel, -initrd, -append, -gdb, -s, a monitor other than the one QMP
+ * monitor on an inherited fd, -qmp, a serial port unless
  * allow_serial, virtio-serial / guest agent / 9p / vhost-user / vfio /
  * ivshmem devices, -incoming, -loadvm, -daemonize, -plugin, ...).
  * -EPERM with the offending argument named. */

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,10 +14,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,6 +41,13 @@
 #include "vm/vars.h"
 
 #define SWTPM_STOP_TIMEOUT_MS 10000
+#ifndef MFD_EXEC
+#define MFD_EXEC_ 0x0010U /* linux 6.3 */
+#else
+#define MFD_EXEC_ MFD_EXEC
+#endif
+
+extern char **environ;
 
 static void logf_(const char *fmt, ...) _printf_(1, 2);
 static void logf_(const char *fmt, ...)
@@ -120,12 +132,94 @@ static int memfd_with(const char *name, const void *buf, size_t len,
 	return fd;
 }
 
+/* How a child of the supervisor runs (swtpm, QEMU). */
+struct child {
+	int exec_fd; /* an exec-only copy of the binary (exec_copy); -1:
+			execvp(argv[0]) */
+	const struct vm_user *user; /* NULL: the supervisor's user */
+};
+
+/* The unprivileged user QEMU and swtpm run as (docs/vm.md, "Lockdown"). */
+struct vm_user {
+	char name[64];
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[VM_USER_GROUPS_MAX];
+	int n_groups;
+};
+
+/* Root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH in its effective
+ * set (the permitted set keeps them: execve gives root its full set back).
+ * Only so that exec sees an exec-only binary as unreadable (below). */
+static int drop_dac_caps(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	d[0].effective &= ~((1u << CAP_DAC_OVERRIDE) |
+			    (1u << CAP_DAC_READ_SEARCH));
+	if (syscall(SYS_capset, &h, d) < 0)
+		return -errno;
+	return 0;
+}
+
+/* In the child, after fork: die with the supervisor, no core files, the
+ * user, no new privileges. A child that cannot set any of it exits 126
+ * (before exec) with the reason on stderr (the supervisor's log). */
+static void child_setup(const struct child *c, pid_t parent)
+{
+	const struct rlimit no_core = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &no_core) < 0) {
+		fprintf(stderr, "setrlimit(RLIMIT_CORE): %s\n", strerror(errno));
+		_exit(126);
+	}
+	if (c && c->user) {
+		const struct vm_user *u = c->user;
+
+		if (setgroups((size_t)u->n_groups, u->groups) < 0 ||
+		    setresgid(u->gid, u->gid, u->gid) < 0 ||
+		    setresuid(u->uid, u->uid, u->uid) < 0) {
+			fprintf(stderr, "dropping to user %s: %s\n", u->name,
+				strerror(errno));
+			_exit(126);
+		}
+		if (getuid() != u->uid || geteuid() != u->uid ||
+		    getgid() != u->gid || setuid(0) == 0) {
+			fprintf(stderr, "user %s: still privileged\n",
+				u->name);
+			_exit(126);
+		}
+	} else if (geteuid() == 0 && c && c->exec_fd >= 0) {
+		int r = drop_dac_caps();
+
+		if (r < 0) {
+			fprintf(stderr, "capset: %s\n", strerror(-r));
+			_exit(126);
+		}
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		fprintf(stderr, "PR_SET_NO_NEW_PRIVS: %s\n", strerror(errno));
+		_exit(126);
+	}
+	/* after the credentials change, which clears it */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+}
+
 /* fork + exec argv with exactly the keep[] fds inherited (besides 0-2:
  * stdin /dev/null, stdout and stderr to our stderr); the child dies with
- * us (PR_SET_PDEATHSIG). */
-static int spawn(char *const *argv, const int *keep, size_t n_keep, pid_t *ret,
-		 struct err *e)
+ * us (PR_SET_PDEATHSIG), dumps no core, gets no new privileges, runs as
+ * c->user and execs c->exec_fd when given. */
+static int spawn_as(char *const *argv, const int *keep, size_t n_keep,
+		    const struct child *c, pid_t *ret, struct err *e)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid < 0)
@@ -133,23 +227,109 @@ static int spawn(char *const *argv, const int *keep, size_t n_keep, pid_t *ret,
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(127);
 		if (null >= 0)
 			dup2(null, 0);
 		dup2(2, 1);
 		for (size_t i = 0; i < n_keep; i++)
 			if (keep[i] >= 0)
 				fcntl(keep[i], F_SETFD, 0);
+		child_setup(c, parent);
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		execvp(argv[0], argv);
+		if (c && c->exec_fd >= 0)
+			fexecve(c->exec_fd, argv, environ);
+		else
+			execvp(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	*ret = pid;
+	return 0;
+}
+
+static int spawn(char *const *argv, const int *keep, size_t n_keep, pid_t *ret,
+		 struct err *e)
+{
+	return spawn_as(argv, keep, n_keep, NULL, ret, e);
+}
+
+/* The binary name (PATH searched as execvp does) copied into a sealed
+ * memfd of mode 0111: executable, not readable. execve of a file the
+ * process may not read marks the new process non-dumpable (the kernel's
+ * would_dump(): /proc/PID owned by root, no ptrace attach or /proc/PID/mem
+ * for its own uid, no core), from its first instruction. A root child
+ * drops its DAC capabilities before the exec so that this holds for root
+ * too (drop_dac_caps). */
+static int exec_copy(const char *name, int *ret, struct err *e)
+{
+	char path[VM_PATH_MAX];
+	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	_cleanup_close_ int in = -1;
+	struct stat st;
+	off_t off = 0;
+	int fd;
+
+	if (strchr(name, '/')) {
+		if (strlen(name) >= sizeof(path))
+			return err_set(e, ENAMETOOLONG, "%s: too long", name);
+		snprintf(path, sizeof(path), "%s", name);
+	} else {
+		const char *p = getenv("PATH");
+		bool found = false;
+
+		if (!p || !*p)
+			p = "/usr/local/bin:/usr/bin:/bin";
+		while (*p && !found) {
+			size_t n = strcspn(p, ":");
+			int k = snprintf(path, sizeof(path), "%.*s/%s", (int)n,
+					 p, name);
+
+			found = n > 0 && k > 0 && (size_t)k < sizeof(path) &&
+				access(path, X_OK) == 0;
+			p += n;
+			if (*p == ':')
+				p++;
+		}
+		if (!found)
+			return err_set(e, ENOENT, "%s: not found in PATH",
+				       name);
+	}
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0)
+		return err_set(e, errno, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size > VM_EXEC_MAX_SIZE)
+		return err_set(e, EINVAL, "%s: not a regular file of at most "
+			       "%d bytes", path, VM_EXEC_MAX_SIZE);
+	fd = memfd_create(base, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC_);
+	if (fd < 0 && errno == EINVAL) /* kernels before 6.3: no MFD_EXEC */
+		fd = memfd_create(base, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return err_set(e, errno, "memfd_create: %s", strerror(errno));
+	while (off < st.st_size) {
+		ssize_t n = sendfile(fd, in, &off, (size_t)(st.st_size - off));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int r = n < 0 ? errno : EIO;
+
+			close(fd);
+			return err_set(e, r, "%s: copy: %s", path,
+				       strerror(r));
+		}
+	}
+	if (fchmod(fd, 0111) < 0 ||
+	    fcntl(fd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
+		    0) {
+		int r = errno;
+
+		close(fd);
+		return err_set(e, r, "%s: exec-only copy: %s", path,
+			       strerror(r));
+	}
+	*ret = fd;
 	return 0;
 }
 
@@ -875,11 +1055,13 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	bool started = false, created_vars = false;
 	char rundir[VM_PATH_MAX], vtpm[VM_PATH_MAX + 64],
 		vars[VM_PATH_MAX + 64], run_vars[VM_PATH_MAX + 64],
-		ctl[VM_PATH_MAX + 64], qmp[VM_PATH_MAX + 64],
+		ctl[VM_PATH_MAX + 64],
 		tpm[VM_PATH_MAX + 64], con[VM_PATH_MAX + 64],
 		tlog[VM_PATH_MAX + 64];
-	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX];
+	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX + 1];
 	int tfd = -1, lfd = -1, sfd = -1, status = 0, r;
+	int qmp_fds[2] = { -1, -1 };
+	struct child child = { .exec_fd = -1 };
 	bool have_rundir = false;
 	sigset_t mask;
 	size_t n_keep = 0;
@@ -901,7 +1083,6 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	    (r = path_join(run_vars, sizeof(run_vars), rundir, VM_RUN_VARS,
 			   e)) < 0 ||
 	    (r = path_join(ctl, sizeof(ctl), rundir, VM_RUN_CONTROL, e)) < 0 ||
-	    (r = path_join(qmp, sizeof(qmp), rundir, VM_RUN_QMP, e)) < 0 ||
 	    (r = path_join(tpm, sizeof(tpm), rundir, VM_RUN_TPM, e)) < 0 ||
 	    (r = path_join(con, sizeof(con), rundir, VM_RUN_CONSOLE, e)) < 0 ||
 	    (r = path_join(tlog, sizeof(tlog), rundir, VM_RUN_SWTPM_LOG, e)) <
@@ -994,9 +1175,14 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	if (r < 0)
 		goto out;
 	started = true; /* from here on the vTPM state may change */
-	r = spawn(ta.v, &tfd, 1, &s.swtpm, e);
+	r = exec_copy(ta.v[0], &child.exec_fd, e);
+	if (r == 0)
+		r = spawn_as(ta.v, &tfd, 1, &child, &s.swtpm, e);
 	close(tfd);
 	tfd = -1;
+	if (child.exec_fd >= 0)
+		close(child.exec_fd);
+	child.exec_fd = -1;
 	if (r < 0)
 		goto out;
 	logf_("swtpm started (pid %d)", (int)s.swtpm);
@@ -1018,13 +1204,19 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		}
 		keep[n_keep++] = disk_fds[i];
 	}
+	/* QMP: a socketpair, QEMU inherits one end (no path to connect to) */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_fds) < 0) {
+		r = err_set(e, errno, "socketpair: %s", strerror(errno));
+		goto out;
+	}
+	keep[n_keep++] = qmp_fds[1];
 	{
 		struct vm_qemu_params qp = {
 			.def = l->def,
 			.dir = l->dir,
 			.vars = run_vars,
 			.tpm_sock = tpm,
-			.qmp_sock = qmp,
+			.qmp_fd = qmp_fds[1],
 			.serial_sock = con,
 			.qemu = l->qemu,
 		};
@@ -1034,7 +1226,14 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	}
 	if (r < 0)
 		goto out;
-	r = spawn(qa.v, keep, n_keep, &s.qemu, e);
+	r = exec_copy(qa.v[0], &child.exec_fd, e);
+	if (r == 0)
+		r = spawn_as(qa.v, keep, n_keep, &child, &s.qemu, e);
+	if (child.exec_fd >= 0)
+		close(child.exec_fd);
+	child.exec_fd = -1;
+	close(qmp_fds[1]);
+	qmp_fds[1] = -1;
 	for (size_t i = 0; i < VM_DISKS_MAX; i++)
 		if (disk_fds[i] >= 0) {
 			close(disk_fds[i]);
@@ -1051,7 +1250,8 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 			OPENSSL_cleanse(k.disk_hex[i], 2 * VM_KEY_SIZE + 1);
 	}
 	logf_("QEMU started (pid %d)", (int)s.qemu);
-	r = vm_qmp_connect(qmp, VM_START_TIMEOUT_MS, &s.qmp, e);
+	r = vm_qmp_open(qmp_fds[0], VM_START_TIMEOUT_MS, &s.qmp, e);
+	qmp_fds[0] = -1; /* owned by s.qmp, or closed */
 	if (r < 0) {
 		err_prefix(e, "QEMU");
 		if (waitpid(s.qemu, &status, WNOHANG) == s.qemu)
@@ -1137,6 +1337,9 @@ out:
 		stop_swtpm(s.swtpm);
 	if (tfd >= 0)
 		close(tfd);
+	for (size_t i = 0; i < 2; i++)
+		if (qmp_fds[i] >= 0)
+			close(qmp_fds[i]);
 	if (lfd >= 0)
 		close(lfd);
 	if (sfd >= 0)

@@ -98,6 +98,37 @@ alive() {
 	return 0
 }
 
+# check_qmp_no_path QEMU_PID: QMP is QEMU's inherited end of a socketpair
+# held by the supervisor; no socket in the runtime directory but the
+# control socket and swtpm's.
+check_qmp_no_path() {
+	local qpid=$1 cl fd socks
+	cl=$(tr '\0' '\n' </proc/"$qpid"/cmdline)
+	grep -qx -- "-mon" <<<"$cl" && grep -qx "chardev=qmp,mode=control" <<<"$cl" ||
+		fail "QEMU has no '-mon chardev=qmp,mode=control'"
+	fd=$(sed -n 's/^socket,id=qmp,fd=\([0-9]*\)$/\1/p' <<<"$cl")
+	[[ -n $fd ]] || fail "QEMU's QMP chardev is not an inherited fd: $(grep qmp <<<"$cl")"
+	grep -q -- "-qmp\|qmp.sock" <<<"$cl" && fail "QEMU has a path-based QMP"
+	[[ ! -e $RUNBASE/$UUID/qmp.sock ]] || fail "qmp.sock exists in the runtime directory"
+	socks=$(find "$RUNBASE/$UUID" -type s -printf '%f\n' | sort | tr '\n' ' ')
+	[[ $socks == "control.sock swtpm.sock " ]] || fail "sockets in the runtime directory: $socks"
+	[[ $(readlink /proc/"$qpid"/fd/"$fd") == socket:* ]] || fail "QMP fd $fd is not a socket"
+	pass "QMP over an inherited socketpair (fd $fd), no qmp.sock"
+}
+
+# check_exec_only PID WHAT: the process runs an exec-only sealed memfd copy
+# of its binary (mode 0111: exec of an unreadable file makes it
+# non-dumpable)
+check_exec_only() {
+	local exe
+	exe=$(readlink /proc/"$1"/exe)
+	[[ $exe == "/memfd:"* ]] || fail "$2 runs $exe, not its exec-only copy"
+	[[ $(stat -L -c %a /proc/"$1"/exe) == 111 ]] || fail "$2's binary copy is readable"
+	[[ $(awk '/^Max core file size/ {print $5 $6}' /proc/"$1"/limits) == 00 ]] ||
+		fail "$2 may dump core: $(grep Core /proc/"$1"/limits)"
+	pass "$2 runs an exec-only copy ($exe, mode 0111), core limit 0"
+}
+
 secrets_show() { "$LAUNCH_TOOL" --show "$VM"; }
 
 check_stopped_clean() {
@@ -139,6 +170,9 @@ case_lifecycle() {
 	fi
 	tr '\0' ' ' </proc/"$tpid"/cmdline | grep -q -- "--key fd=[0-9]*,mode=aes-256-cbc" ||
 		fail "swtpm runs without --key"
+	check_qmp_no_path "$qpid"
+	check_exec_only "$qpid" QEMU
+	check_exec_only "$tpid" swtpm
 	# the supervisor is not dumpable: /proc/PID/environ is root-owned and
 	# its core dumps are off (PR_SET_DUMPABLE 0 makes /proc files root's)
 	[[ $(stat -c %U /proc/"$SUP_PID"/mem) == root ]] || fail "supervisor /proc owner"

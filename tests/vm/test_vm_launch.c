@@ -127,7 +127,7 @@ static void qemu_argv(const struct vm_def *d, struct vm_argv *a)
 {
 	struct vm_qemu_params p = {
 		.def = d, .dir = "/var/lib/vm/t1", .vars = "/run/x/vars.fd",
-		.tpm_sock = "/run/x/swtpm.sock", .qmp_sock = "/run/x/qmp.sock",
+		.tpm_sock = "/run/x/swtpm.sock", .qmp_fd = 9,
 		.serial_sock = "/run/x/console.sock",
 		.disk_key_fd = { 7, -1 },
 	};
@@ -167,7 +167,8 @@ static void test_qemu_lockdown(void **state)
 		{ "-device", "tpm-crb,tpmdev=tpm0" },
 		{ "-tpmdev", "emulator,id=tpm0,chardev=chrtpm" },
 		{ "-chardev", "socket,id=chrtpm,path=/run/x/swtpm.sock" },
-		{ "-qmp", "unix:/run/x/qmp.sock,server=on,wait=off" },
+		{ "-chardev", "socket,id=qmp,fd=9" },
+		{ "-mon", "chardev=qmp,mode=control" },
 		{ "-drive", "if=pflash,format=raw,unit=0,readonly=on,file="
 			    VM_OVMF_CODE },
 		{ "-drive", "if=pflash,format=raw,unit=1,file=/run/x/vars.fd" },
@@ -175,7 +176,7 @@ static void test_qemu_lockdown(void **state)
 	static const char *const never[] = {
 		"-kernel", "-initrd", "-append", "-gdb", "-s", "-S",
 		"virtio-serial", "virtserialport", "guest_agent", "virtfs",
-		"9p", "vhost-user", "-mon", "-incoming",
+		"9p", "vhost-user", "-qmp", "qmp.sock", "unix:", "-incoming",
 	};
 	struct vm_def d;
 	struct vm_argv a;
@@ -229,7 +230,7 @@ static void test_qemu_lockdown(void **state)
 	{
 		struct vm_qemu_params p = {
 			.def = &d, .dir = "/v", .vars = "/r/v",
-			.tpm_sock = "/r/t", .qmp_sock = "/r/q",
+			.tpm_sock = "/r/t", .qmp_fd = 9,
 			.disk_key_fd = { -1, -1 },
 		};
 		assert_int_equal(vm_qemu_argv(&p, &a, &e), -EINVAL);
@@ -238,7 +239,7 @@ static void test_qemu_lockdown(void **state)
 	{
 		struct vm_qemu_params p = {
 			.def = &d, .dir = "/v,x", .vars = "/r/v",
-			.tpm_sock = "/r/t", .qmp_sock = "/r/q",
+			.tpm_sock = "/r/t", .qmp_fd = 9,
 			.disk_key_fd = { 7, -1 },
 		};
 		assert_int_equal(vm_qemu_argv(&p, &a, &e), -EINVAL);
@@ -259,6 +260,15 @@ static void test_qemu_forbidden(void **state)
 		{ "-monitor", "stdio" },
 		{ "-monitor", "unix:/tmp/m,server" },
 		{ "-mon", "chardev=c" },
+		{ "-mon", "chardev=qmp,mode=control" },
+		{ "-mon", "chardev=qmp,mode=readline" },
+		{ "-mon", "chardev=qmp" },
+		{ "-qmp", "stdio" },
+		{ "-qmp-pretty", "unix:/tmp/q,server=on,wait=off" },
+		{ "-chardev", "socket,id=qmp,fd=10" },
+		{ "-chardev", "socket,id=qmp,path=/tmp/q,server=on,wait=off" },
+		{ "-chardev", "socket,id=c2,fd=10" },
+		{ "-chardev", "socket,id=c2,path=/tmp/x,fd=10" },
 		{ "-serial", "stdio" },
 		{ "-serial", "chardev:ser0" },
 		{ "-chardev", "socket,id=ser0,path=/tmp/s,server=on" },
@@ -355,6 +365,95 @@ static void test_qemu_forbidden(void **state)
 				 two ? a.v[i + 1] : "");
 	}
 	vm_argv_clear(&a);
+}
+
+/* The one QMP monitor: on the supervisor's inherited socketpair end, in
+ * control mode; each replacement of it is refused with its reason. */
+static void test_qemu_qmp(void **state)
+{
+	static const struct {
+		const char *opt, *from, *to, *msg;
+	} repl[] = {
+		{ "-chardev", "socket,id=qmp,fd=9",
+		  "socket,id=qmp,path=/run/x/qmp.sock,server=on,wait=off",
+		  "never on a path" },
+		{ "-chardev", "socket,id=qmp,fd=9", "socket,id=qmp,fd=9x",
+		  "never on a path" },
+		{ "-chardev", "socket,id=qmp,fd=9", "socket,id=qmp,fd=",
+		  "never on a path" },
+		{ "-chardev", "socket,id=qmp,fd=9",
+		  "socket,id=qmp,fd=9,server=on", "never on a path" },
+		{ "-chardev", "socket,id=qmp,fd=9", "socket,id=mon2,fd=9",
+		  "only for QMP" },
+		{ "-mon", "chardev=qmp,mode=control", "chardev=qmp,mode=readline",
+		  "human monitor" },
+		{ "-mon", "chardev=qmp,mode=control", "chardev=qmp",
+		  "only 'chardev=qmp,mode=control'" },
+		{ "-mon", "chardev=qmp,mode=control",
+		  "chardev=chrtpm,mode=control",
+		  "only 'chardev=qmp,mode=control'" },
+		{ "-mon", "chardev=qmp,mode=control", "chardev=qmp,mode=control,pretty=on",
+		  "only 'chardev=qmp,mode=control'" },
+	};
+	struct vm_def d;
+	struct vm_argv a;
+	struct err e = { 0 };
+
+	(void)state;
+	make_def(&d, KP_POLICY_SHIELDED, false);
+	for (size_t i = 0; i < ARRAY_SIZE(repl); i++) {
+		bool done = false;
+
+		qemu_argv(&d, &a);
+		for (size_t k = 1; k + 1 < a.n && !done; k++)
+			if (streq(a.v[k], repl[i].opt) &&
+			    streq(a.v[k + 1], repl[i].from)) {
+				free(a.v[k + 1]);
+				a.v[k + 1] = strdup(repl[i].to);
+				done = true;
+			}
+		assert_true(done);
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(vm_qemu_argv_check(a.v, false, &e), -EPERM);
+		if (!strstr(err_str(&e), repl[i].msg))
+			fail_msg("'%s %s': '%s', expected '%s'", repl[i].opt,
+				 repl[i].to, err_str(&e), repl[i].msg);
+		vm_argv_clear(&a);
+	}
+	/* -qmp in any form: a named refusal */
+	qemu_argv(&d, &a);
+	a.v[a.n++] = strdup("-qmp");
+	a.v[a.n++] = strdup("unix:/run/x/qmp.sock,server=on,wait=off");
+	a.v[a.n] = NULL;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(vm_qemu_argv_check(a.v, false, &e), -EPERM);
+	if (!strstr(err_str(&e), "'-qmp' is forbidden"))
+		fail_msg("-qmp: %s", err_str(&e));
+	vm_argv_clear(&a);
+	/* no monitor at all: refused */
+	qemu_argv(&d, &a);
+	for (size_t k = 1; k + 1 < a.n; k++)
+		if (streq(a.v[k], "-mon")) {
+			free(a.v[k]);
+			free(a.v[k + 1]);
+			memmove(&a.v[k], &a.v[k + 2],
+				(a.n - k - 1) * sizeof(a.v[0]));
+			a.n -= 2;
+			break;
+		}
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(vm_qemu_argv_check(a.v, false, &e), -EPERM);
+	assert_non_null(strstr(err_str(&e), "lacks its QMP monitor"));
+	vm_argv_clear(&a);
+	/* the builder wants an fd */
+	{
+		struct vm_qemu_params p = {
+			.def = &d, .dir = "/v", .vars = "/r/v",
+			.tpm_sock = "/r/t", .qmp_fd = -1,
+			.disk_key_fd = { 7, -1 },
+		};
+		assert_int_equal(vm_qemu_argv(&p, &a, &e), -EINVAL);
+	}
 }
 
 static void test_swtpm(void **state)
@@ -620,6 +719,7 @@ int main(void)
 		cmocka_unit_test(test_key_labels),
 		cmocka_unit_test(test_qemu_lockdown),
 		cmocka_unit_test(test_qemu_forbidden),
+		cmocka_unit_test(test_qemu_qmp),
 		cmocka_unit_test(test_swtpm),
 		cmocka_unit_test(test_vars),
 		cmocka_unit_test(test_secrets_v1_upgrade),
