@@ -63,6 +63,7 @@ static int opt_path(const char *what, const char *p, struct err *e)
 
 #define QMP_CHARDEV_ID "qmp"
 #define QMP_MON "chardev=" QMP_CHARDEV_ID ",mode=control"
+#define TPM_CHARDEV_ID "chrtpm"
 
 /* The lockdown set: these argument pairs, always. */
 static const char *const required[][2] = {
@@ -88,11 +89,11 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if (p->qmp_fd < 0)
-		return err_set(e, EINVAL, "QMP: no fd");
+	if (p->qmp_fd < 0 || p->tpm_fd < 0)
+		return err_set(e, EINVAL, "QEMU: no %s fd",
+			       p->qmp_fd < 0 ? "QMP" : "vTPM");
 	if ((r = opt_path("firmware", d->firmware_path, e)) < 0 ||
 	    (r = opt_path("VARS", p->vars, e)) < 0 ||
-	    (r = opt_path("vTPM socket", p->tpm_sock, e)) < 0 ||
 	    (r = opt_path("VM directory", p->dir, e)) < 0 ||
 	    (serial && (r = opt_path("console socket", p->serial_sock, e)) < 0))
 		return r;
@@ -116,7 +117,7 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 	ADD("-drive");
 	ADD("if=pflash,format=raw,unit=1,file=%s", p->vars);
 	ADD("-chardev");
-	ADD("socket,id=chrtpm,path=%s", p->tpm_sock);
+	ADD("socket,id=" TPM_CHARDEV_ID ",fd=%d", p->tpm_fd);
 	/* QMP on an inherited socketpair end: no path anyone else could
 	 * connect to (docs/vm.md, "Lockdown") */
 	ADD("-chardev");
@@ -251,16 +252,30 @@ static bool has_token(const char *v, const char *tok)
 	return token_in(v, tok, false);
 }
 
-/* "socket,id=qmp,fd=N", N a decimal fd number. */
+/* "socket,id=ID,fd=N", N a decimal fd number. */
+static bool is_fd_chardev(const char *v, const char *id)
+{
+	size_t l = strlen(id);
+	const char *d;
+
+	if (strncmp(v, "socket,id=", 10) != 0 || strncmp(v + 10, id, l) != 0 ||
+	    strncmp(v + 10 + l, ",fd=", 4) != 0)
+		return false;
+	d = v + 10 + l + 4;
+	return *d && strlen(d) <= 9 && strspn(d, "0123456789") == strlen(d);
+}
+
 static bool is_qmp_chardev(const char *v)
 {
-	static const char pre[] = "socket,id=" QMP_CHARDEV_ID ",fd=";
-	const char *d = v + sizeof(pre) - 1;
+	return is_fd_chardev(v, QMP_CHARDEV_ID);
+}
 
-	if (strncmp(v, pre, sizeof(pre) - 1) != 0 || !*d ||
-	    strlen(d) > 9)
-		return false;
-	return strspn(d, "0123456789") == strlen(d);
+/* "N" (decimal, at most 9 digits) then the end or a ','. */
+static bool fd_value(const char *d)
+{
+	size_t n = strspn(d, "0123456789");
+
+	return n > 0 && n <= 9 && (d[n] == '\0' || d[n] == ',');
 }
 
 /* The first comma-separated token of v is one of list[]. */
@@ -284,7 +299,7 @@ static bool opt_is(const char *a, const char *opt)
 
 int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 {
-	size_t n = 0, qmp = 0, mon = 0, serial = 0;
+	size_t n = 0, qmp = 0, mon = 0, tpm = 0, serial = 0;
 	bool found[ARRAY_SIZE(required)] = { 0 };
 
 	for (; argv[n]; n++)
@@ -372,11 +387,27 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 			return err_set(e, EPERM,
 				       "QEMU '-chardev %s': a second QMP chardev",
 				       v);
+		if (opt_is(a, "-chardev") &&
+		    has_token(v, "id=" TPM_CHARDEV_ID) &&
+		    !is_fd_chardev(v, TPM_CHARDEV_ID))
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': the vTPM only on "
+				       "the socketpair to swtpm "
+				       "(socket,id=" TPM_CHARDEV_ID
+				       ",fd=N), never on a path",
+				       v);
+		if (opt_is(a, "-chardev") &&
+		    is_fd_chardev(v, TPM_CHARDEV_ID) && ++tpm > 1)
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': a second vTPM "
+				       "chardev",
+				       v);
 		if (opt_is(a, "-chardev") && !is_qmp_chardev(v) &&
+		    !is_fd_chardev(v, TPM_CHARDEV_ID) &&
 		    token_in(v, "fd=", true))
 			return err_set(e, EPERM,
 				       "QEMU '-chardev %s': an inherited fd is "
-				       "only for QMP",
+				       "only for QMP and the vTPM",
 				       v);
 		if (opt_is(a, "-chardev") && strstr(v, "id=ser0") &&
 		    !allow_serial)
@@ -436,6 +467,11 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 			       "QEMU command line lacks its QMP monitor "
 			       "('-chardev socket,id=" QMP_CHARDEV_ID
 			       ",fd=N -mon " QMP_MON "')");
+	if (tpm != 1)
+		return err_set(e, EPERM,
+			       "QEMU command line lacks its vTPM chardev "
+			       "('-chardev socket,id=" TPM_CHARDEV_ID
+			       ",fd=N')");
 	if (serial != 1)
 		return err_set(e, EPERM,
 			       "QEMU command line needs exactly one -serial "
@@ -451,19 +487,19 @@ int vm_swtpm_argv(const struct vm_swtpm_params *p, struct vm_argv *ret,
 
 	memset(ret, 0, sizeof(*ret));
 	if ((r = opt_path("vTPM state", p->state_dir, e)) < 0 ||
-	    (r = opt_path("vTPM socket", p->ctrl_sock, e)) < 0 ||
 	    (p->log_file && (r = opt_path("swtpm log", p->log_file, e)) < 0) ||
 	    (p->pid_file && (r = opt_path("swtpm pid", p->pid_file, e)) < 0))
 		return r;
-	if (p->key_fd < 0)
-		return err_set(e, EINVAL, "swtpm: no key fd");
+	if (p->key_fd < 0 || p->ctrl_fd < 0)
+		return err_set(e, EINVAL, "swtpm: no %s fd",
+			       p->key_fd < 0 ? "key" : "control channel");
 	ADD("%s", p->swtpm ? p->swtpm : VM_SWTPM);
 	ADD("socket");
 	ADD("--tpm2");
 	ADD("--tpmstate");
 	ADD("dir=%s,mode=0600", p->state_dir);
 	ADD("--ctrl");
-	ADD("type=unixio,path=%s,mode=0600", p->ctrl_sock);
+	ADD("type=unixio,clientfd=%d", p->ctrl_fd);
 	ADD("--key");
 	ADD("fd=%d,mode=aes-256-cbc,format=binary,remove=false", p->key_fd);
 	ADD("--log");
@@ -484,7 +520,7 @@ int vm_swtpm_argv(const struct vm_swtpm_params *p, struct vm_argv *ret,
 
 int vm_swtpm_argv_check(char *const *argv, struct err *e)
 {
-	bool key = false, state = false;
+	bool key = false, state = false, ctrl = false;
 
 	for (size_t i = 1; argv[i]; i++) {
 		const char *a = argv[i], *v = argv[i + 1];
@@ -505,14 +541,26 @@ int vm_swtpm_argv_check(char *const *argv, struct err *e)
 			key = true;
 		if (streq(a, "--tpmstate"))
 			state = true;
+		if (streq(a, "--ctrl") &&
+		    !(v && strncmp(v, "type=unixio,clientfd=", 21) == 0 &&
+		      fd_value(v + 21)))
+			return err_set(e, EPERM,
+				       "swtpm '--ctrl %s': the control channel "
+				       "only on the socketpair to QEMU "
+				       "(type=unixio,clientfd=N), never on a "
+				       "path or a port",
+				       v ? v : "");
+		if (streq(a, "--ctrl"))
+			ctrl = true;
 		if (streq(a, "--migration-key") || streq(a, "--daemon") ||
 		    streq(a, "-d") || streq(a, "--server"))
 			return err_set(e, EPERM,
 				       "swtpm option '%s' not allowed", a);
 	}
-	if (!state || !key)
+	if (!state || !key || !ctrl)
 		return err_set(e, EPERM, "swtpm command line lacks %s",
 			       !state ? "--tpmstate" :
-					"--key fd=N,mode=aes-256-cbc");
+			       !key   ? "--key fd=N,mode=aes-256-cbc" :
+					"--ctrl type=unixio,clientfd=N");
 	return 0;
 }

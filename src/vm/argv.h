@@ -23,7 +23,8 @@ struct vm_qemu_params {
 	const struct vm_def *def;
 	const char *dir;      /* the VM directory (disk files are relative) */
 	const char *vars;     /* the decrypted VARS copy (runtime dir) */
-	const char *tpm_sock; /* swtpm's control socket */
+	int tpm_fd;	      /* QEMU's end of the socketpair to swtpm's
+				 control channel (inherited; no path) */
 	int qmp_fd;	      /* QEMU's end of the supervisor's QMP
 				 socketpair (inherited; no path) */
 	const char *serial_sock; /* console socket; used only when allowed */
@@ -51,17 +52,19 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e);
 
 struct vm_swtpm_params {
 	const char *state_dir; /* DIR/vtpm */
-	const char *ctrl_sock; /* the control socket QEMU connects to */
+	int ctrl_fd;	       /* swtpm's end of the socketpair to QEMU
+				  (--ctrl type=unixio,clientfd=N) */
 	const char *log_file;  /* NULL: no log */
 	const char *pid_file;  /* NULL: none */
 	int key_fd;	       /* 32 raw bytes: the vTPM state key */
 	const char *swtpm;     /* binary; NULL: VM_SWTPM */
 };
 
-/* swtpm socket --tpm2 --tpmstate dir=...,mode=0600 --ctrl type=unixio,...
+/* swtpm socket --tpm2 --tpmstate dir=...,mode=0600 --ctrl
+ * type=unixio,clientfd=N
  * --key fd=N,mode=aes-256-cbc,format=binary,remove=false --log
  * file=...,level=1 --terminate; checked: never a log level above 1, never
- * a state without --key. */
+ * a state without --key, the control channel only on the inherited fd. */
 int vm_swtpm_argv(const struct vm_swtpm_params *p, struct vm_argv *ret,
 		  struct err *e);
 int vm_swtpm_argv_check(char *const *argv, struct err *e);

@@ -350,29 +350,6 @@ static int wait_exit(pid_t pid, int timeout_ms, int *status)
 	}
 }
 
-static int wait_socket(const char *path, pid_t pid, int timeout_ms,
-		       const char *what, struct err *e)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	struct stat st;
-	int status;
-
-	while (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return err_set(e, ECHILD,
-				       "%s exited (status %d) before its "
-				       "socket appeared: see %s",
-				       what, WEXITSTATUS(status), VM_LOG_FILE);
-		if (now_ms() > deadline)
-			return err_set(e, ETIMEDOUT,
-				       "%s: its socket %s did not appear in "
-				       "%d ms",
-				       what, path, timeout_ms);
-		usleep(10 * 1000);
-	}
-	return 0;
-}
-
 static int path_join(char *out, size_t max, const char *a, const char *b,
 		     struct err *e)
 {
@@ -1056,11 +1033,11 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	char rundir[VM_PATH_MAX], vtpm[VM_PATH_MAX + 64],
 		vars[VM_PATH_MAX + 64], run_vars[VM_PATH_MAX + 64],
 		ctl[VM_PATH_MAX + 64],
-		tpm[VM_PATH_MAX + 64], con[VM_PATH_MAX + 64],
+		con[VM_PATH_MAX + 64],
 		tlog[VM_PATH_MAX + 64];
-	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX + 1];
+	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX + 2];
 	int tfd = -1, lfd = -1, sfd = -1, status = 0, r;
-	int qmp_fds[2] = { -1, -1 };
+	int qmp_fds[2] = { -1, -1 }, tpm_fds[2] = { -1, -1 };
 	struct child child = { .exec_fd = -1 };
 	bool have_rundir = false;
 	sigset_t mask;
@@ -1083,7 +1060,6 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	    (r = path_join(run_vars, sizeof(run_vars), rundir, VM_RUN_VARS,
 			   e)) < 0 ||
 	    (r = path_join(ctl, sizeof(ctl), rundir, VM_RUN_CONTROL, e)) < 0 ||
-	    (r = path_join(tpm, sizeof(tpm), rundir, VM_RUN_TPM, e)) < 0 ||
 	    (r = path_join(con, sizeof(con), rundir, VM_RUN_CONSOLE, e)) < 0 ||
 	    (r = path_join(tlog, sizeof(tlog), rundir, VM_RUN_SWTPM_LOG, e)) <
 		    0)
@@ -1161,10 +1137,16 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		r = tfd;
 		goto out;
 	}
+	/* swtpm's control channel: a socketpair, swtpm and QEMU inherit
+	 * one end each (no socket path anyone could connect to) */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tpm_fds) < 0) {
+		r = err_set(e, errno, "socketpair: %s", strerror(errno));
+		goto out;
+	}
 	{
 		struct vm_swtpm_params tp = {
 			.state_dir = vtpm,
-			.ctrl_sock = tpm,
+			.ctrl_fd = tpm_fds[1],
 			.log_file = tlog,
 			.key_fd = tfd,
 			.swtpm = l->swtpm,
@@ -1176,21 +1158,21 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		goto out;
 	started = true; /* from here on the vTPM state may change */
 	r = exec_copy(ta.v[0], &child.exec_fd, e);
-	if (r == 0)
-		r = spawn_as(ta.v, &tfd, 1, &child, &s.swtpm, e);
+	if (r == 0) {
+		int fds[2] = { tfd, tpm_fds[1] };
+
+		r = spawn_as(ta.v, fds, 2, &child, &s.swtpm, e);
+	}
 	close(tfd);
 	tfd = -1;
+	close(tpm_fds[1]);
+	tpm_fds[1] = -1;
 	if (child.exec_fd >= 0)
 		close(child.exec_fd);
 	child.exec_fd = -1;
 	if (r < 0)
 		goto out;
 	logf_("swtpm started (pid %d)", (int)s.swtpm);
-	r = wait_socket(tpm, s.swtpm, VM_START_TIMEOUT_MS, "swtpm", e);
-	if (r < 0) {
-		s.swtpm = -1;
-		goto out;
-	}
 
 	/* QEMU */
 	for (size_t i = 0; i < l->def->n_disks; i++) {
@@ -1210,12 +1192,13 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		goto out;
 	}
 	keep[n_keep++] = qmp_fds[1];
+	keep[n_keep++] = tpm_fds[0];
 	{
 		struct vm_qemu_params qp = {
 			.def = l->def,
 			.dir = l->dir,
 			.vars = run_vars,
-			.tpm_sock = tpm,
+			.tpm_fd = tpm_fds[0],
 			.qmp_fd = qmp_fds[1],
 			.serial_sock = con,
 			.qemu = l->qemu,
@@ -1234,6 +1217,8 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	child.exec_fd = -1;
 	close(qmp_fds[1]);
 	qmp_fds[1] = -1;
+	close(tpm_fds[0]);
+	tpm_fds[0] = -1;
 	for (size_t i = 0; i < VM_DISKS_MAX; i++)
 		if (disk_fds[i] >= 0) {
 			close(disk_fds[i]);
@@ -1337,9 +1322,12 @@ out:
 		stop_swtpm(s.swtpm);
 	if (tfd >= 0)
 		close(tfd);
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 2; i++) {
 		if (qmp_fds[i] >= 0)
 			close(qmp_fds[i]);
+		if (tpm_fds[i] >= 0)
+			close(tpm_fds[i]);
+	}
 	if (lfd >= 0)
 		close(lfd);
 	if (sfd >= 0)

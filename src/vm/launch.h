@@ -26,8 +26,8 @@
 #define VM_LOG_FILE "supervisor.log"
 /* Files of the runtime directory. */
 #define VM_RUN_CONTROL "control.sock"
-#define VM_RUN_QMP "qmp.sock"
-#define VM_RUN_TPM "swtpm.sock"
+#define VM_RUN_QMP "qmp.sock"   /* before QMP's socketpair: stale dirs only */
+#define VM_RUN_TPM "swtpm.sock" /* before swtpm's socketpair: stale dirs only */
 #define VM_RUN_VARS "vars.fd"
 #define VM_RUN_CONSOLE "console.sock"
 #define VM_RUN_SWTPM_LOG "swtpm.log"

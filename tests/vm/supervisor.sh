@@ -100,7 +100,7 @@ alive() {
 
 # check_qmp_no_path QEMU_PID: QMP is QEMU's inherited end of a socketpair
 # held by the supervisor; no socket in the runtime directory but the
-# control socket and swtpm's.
+# control socket.
 check_qmp_no_path() {
 	local qpid=$1 cl fd socks
 	cl=$(tr '\0' '\n' </proc/"$qpid"/cmdline)
@@ -111,9 +111,9 @@ check_qmp_no_path() {
 	grep -q -- "-qmp\|qmp.sock" <<<"$cl" && fail "QEMU has a path-based QMP"
 	[[ ! -e $RUNBASE/$UUID/qmp.sock ]] || fail "qmp.sock exists in the runtime directory"
 	socks=$(find "$RUNBASE/$UUID" -type s -printf '%f\n' | sort | tr '\n' ' ')
-	[[ $socks == "control.sock swtpm.sock " ]] || fail "sockets in the runtime directory: $socks"
+	[[ $socks == "control.sock " ]] || fail "sockets in the runtime directory: $socks"
 	[[ $(readlink /proc/"$qpid"/fd/"$fd") == socket:* ]] || fail "QMP fd $fd is not a socket"
-	pass "QMP over an inherited socketpair (fd $fd), no qmp.sock"
+	pass "QMP and the vTPM over inherited socketpairs (QMP fd $fd), no qmp.sock or swtpm.sock"
 }
 
 # check_exec_only PID WHAT: the process runs an exec-only sealed memfd copy
@@ -170,6 +170,10 @@ case_lifecycle() {
 	fi
 	tr '\0' ' ' </proc/"$tpid"/cmdline | grep -q -- "--key fd=[0-9]*,mode=aes-256-cbc" ||
 		fail "swtpm runs without --key"
+	tr '\0' ' ' </proc/"$tpid"/cmdline | grep -q -- "--ctrl type=unixio,clientfd=[0-9]* " ||
+		fail "swtpm's control channel is not its socketpair end"
+	tr '\0' '\n' </proc/"$qpid"/cmdline | grep -qx "socket,id=chrtpm,fd=[0-9]*" ||
+		fail "QEMU's vTPM chardev is not its socketpair end"
 	check_qmp_no_path "$qpid"
 	check_exec_only "$qpid" QEMU
 	check_exec_only "$tpid" swtpm

@@ -127,7 +127,7 @@ static void qemu_argv(const struct vm_def *d, struct vm_argv *a)
 {
 	struct vm_qemu_params p = {
 		.def = d, .dir = "/var/lib/vm/t1", .vars = "/run/x/vars.fd",
-		.tpm_sock = "/run/x/swtpm.sock", .qmp_fd = 9,
+		.tpm_fd = 8, .qmp_fd = 9,
 		.serial_sock = "/run/x/console.sock",
 		.disk_key_fd = { 7, -1 },
 	};
@@ -166,7 +166,7 @@ static void test_qemu_lockdown(void **state)
 		{ "-global", "driver=cfi.pflash01,property=secure,value=on" },
 		{ "-device", "tpm-crb,tpmdev=tpm0" },
 		{ "-tpmdev", "emulator,id=tpm0,chardev=chrtpm" },
-		{ "-chardev", "socket,id=chrtpm,path=/run/x/swtpm.sock" },
+		{ "-chardev", "socket,id=chrtpm,fd=8" },
 		{ "-chardev", "socket,id=qmp,fd=9" },
 		{ "-mon", "chardev=qmp,mode=control" },
 		{ "-drive", "if=pflash,format=raw,unit=0,readonly=on,file="
@@ -176,7 +176,8 @@ static void test_qemu_lockdown(void **state)
 	static const char *const never[] = {
 		"-kernel", "-initrd", "-append", "-gdb", "-s", "-S",
 		"virtio-serial", "virtserialport", "guest_agent", "virtfs",
-		"9p", "vhost-user", "-qmp", "qmp.sock", "unix:", "-incoming",
+		"9p", "vhost-user", "-qmp", "qmp.sock", "unix:", "swtpm.sock",
+		"-incoming",
 	};
 	struct vm_def d;
 	struct vm_argv a;
@@ -230,7 +231,7 @@ static void test_qemu_lockdown(void **state)
 	{
 		struct vm_qemu_params p = {
 			.def = &d, .dir = "/v", .vars = "/r/v",
-			.tpm_sock = "/r/t", .qmp_fd = 9,
+			.tpm_fd = 8, .qmp_fd = 9,
 			.disk_key_fd = { -1, -1 },
 		};
 		assert_int_equal(vm_qemu_argv(&p, &a, &e), -EINVAL);
@@ -239,7 +240,7 @@ static void test_qemu_lockdown(void **state)
 	{
 		struct vm_qemu_params p = {
 			.def = &d, .dir = "/v,x", .vars = "/r/v",
-			.tpm_sock = "/r/t", .qmp_fd = 9,
+			.tpm_fd = 8, .qmp_fd = 9,
 			.disk_key_fd = { 7, -1 },
 		};
 		assert_int_equal(vm_qemu_argv(&p, &a, &e), -EINVAL);
@@ -268,6 +269,8 @@ static void test_qemu_forbidden(void **state)
 		{ "-chardev", "socket,id=qmp,fd=10" },
 		{ "-chardev", "socket,id=qmp,path=/tmp/q,server=on,wait=off" },
 		{ "-chardev", "socket,id=c2,fd=10" },
+		{ "-chardev", "socket,id=chrtpm,fd=10" },
+		{ "-chardev", "socket,id=chrtpm,path=/tmp/t" },
 		{ "-chardev", "socket,id=c2,path=/tmp/x,fd=10" },
 		{ "-serial", "stdio" },
 		{ "-serial", "chardev:ser0" },
@@ -384,7 +387,11 @@ static void test_qemu_qmp(void **state)
 		{ "-chardev", "socket,id=qmp,fd=9",
 		  "socket,id=qmp,fd=9,server=on", "never on a path" },
 		{ "-chardev", "socket,id=qmp,fd=9", "socket,id=mon2,fd=9",
-		  "only for QMP" },
+		  "only for QMP and the vTPM" },
+		{ "-chardev", "socket,id=chrtpm,fd=8",
+		  "socket,id=chrtpm,path=/run/x/swtpm.sock", "never on a path" },
+		{ "-chardev", "socket,id=chrtpm,fd=8",
+		  "socket,id=chrtpm,fd=8,server=on", "never on a path" },
 		{ "-mon", "chardev=qmp,mode=control", "chardev=qmp,mode=readline",
 		  "human monitor" },
 		{ "-mon", "chardev=qmp,mode=control", "chardev=qmp",
@@ -449,7 +456,7 @@ static void test_qemu_qmp(void **state)
 	{
 		struct vm_qemu_params p = {
 			.def = &d, .dir = "/v", .vars = "/r/v",
-			.tpm_sock = "/r/t", .qmp_fd = -1,
+			.tpm_fd = 8, .qmp_fd = -1,
 			.disk_key_fd = { 7, -1 },
 		};
 		assert_int_equal(vm_qemu_argv(&p, &a, &e), -EINVAL);
@@ -460,7 +467,7 @@ static void test_swtpm(void **state)
 {
 	struct vm_swtpm_params p = {
 		.state_dir = "/var/lib/vm/t1/vtpm",
-		.ctrl_sock = "/run/x/swtpm.sock",
+		.ctrl_fd = 6,
 		.log_file = "/run/x/swtpm.log",
 		.key_fd = 5,
 	};
@@ -475,8 +482,7 @@ static void test_swtpm(void **state)
 	assert_true(has_pair(&a, "--tpm2", NULL) || has_substr(&a, "--tpm2"));
 	assert_true(has_pair(&a, "--tpmstate",
 			     "dir=/var/lib/vm/t1/vtpm,mode=0600"));
-	assert_true(has_pair(&a, "--ctrl",
-			     "type=unixio,path=/run/x/swtpm.sock,mode=0600"));
+	assert_true(has_pair(&a, "--ctrl", "type=unixio,clientfd=6"));
 	assert_true(has_pair(&a, "--key", "fd=5,mode=aes-256-cbc,"
 					  "format=binary,remove=false"));
 	assert_true(has_pair(&a, "--log", "file=/run/x/swtpm.log,level=1"));
@@ -507,6 +513,43 @@ static void test_swtpm(void **state)
 
 		assert_int_equal(vm_swtpm_argv_check(v, &e), -EPERM);
 	}
+	/* the control channel only on the inherited socketpair end */
+	{
+		static const char *const bad_ctrl[] = {
+			"type=unixio,path=/run/x/swtpm.sock,mode=0600",
+			"type=tcp,port=2322",
+			"type=unixio,fd=6",
+			"type=unixio,clientfd=",
+			"type=unixio,clientfd=6x",
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(bad_ctrl); i++) {
+			char *v[] = { (char *)"swtpm", (char *)"socket",
+				      (char *)"--tpmstate", (char *)"dir=/x",
+				      (char *)"--key",
+				      (char *)"fd=5,mode=aes-256-cbc,format=binary",
+				      (char *)"--ctrl", (char *)bad_ctrl[i],
+				      NULL };
+
+			memset(&e, 0, sizeof(e));
+			assert_int_equal(vm_swtpm_argv_check(v, &e), -EPERM);
+			assert_non_null(strstr(err_str(&e), "socketpair"));
+		}
+	}
+	{
+		char *v[] = { (char *)"swtpm", (char *)"socket",
+			      (char *)"--tpmstate", (char *)"dir=/x",
+			      (char *)"--key",
+			      (char *)"fd=5,mode=aes-256-cbc,format=binary",
+			      NULL };
+
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(vm_swtpm_argv_check(v, &e), -EPERM);
+		assert_non_null(strstr(err_str(&e), "lacks --ctrl"));
+	}
+	p.ctrl_fd = -1;
+	assert_int_equal(vm_swtpm_argv(&p, &a, &e), -EINVAL);
+	p.ctrl_fd = 6;
 	p.key_fd = -1;
 	assert_int_equal(vm_swtpm_argv(&p, &a, &e), -EINVAL);
 }
