@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
@@ -357,6 +359,176 @@ static int path_join(char *out, size_t max, const char *a, const char *b,
 
 	if (n < 0 || (size_t)n >= max)
 		return err_set(e, ENAMETOOLONG, "%s/%s: path too long", a, b);
+	return 0;
+}
+
+/* The VM user by name: not root; only root may start processes as
+ * another user. A name that is the supervisor's own user is no drop
+ * (ret->name empty). */
+static int resolve_user(const char *name, struct vm_user *ret, struct err *e)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int n = VM_USER_GROUPS_MAX, r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!*name || strlen(name) >= sizeof(ret->name))
+		return err_set(e, EINVAL, "VM user '%s': not a user name",
+			       name);
+	r = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+	if (r != 0 || !res)
+		return err_set(e, r ? r : ENOENT, "VM user '%s': %s", name,
+			       r ? strerror(r) : "no such user");
+	if (pw.pw_uid == 0 || pw.pw_gid == 0)
+		return err_set(e, EINVAL,
+			       "VM user '%s' is uid %u gid %u: QEMU and swtpm "
+			       "must run as an unprivileged user",
+			       name, (unsigned)pw.pw_uid, (unsigned)pw.pw_gid);
+	if (pw.pw_uid == geteuid())
+		return 0;
+	if (geteuid() != 0)
+		return err_set(e, EPERM,
+			       "VM user '%s': only a supervisor running as root "
+			       "can start QEMU and swtpm as another user",
+			       name);
+	if (getgrouplist(name, pw.pw_gid, ret->groups, &n) < 0)
+		return err_set(e, E2BIG,
+			       "VM user '%s': more than %d groups", name,
+			       VM_USER_GROUPS_MAX);
+	snprintf(ret->name, sizeof(ret->name), "%s", name);
+	ret->uid = pw.pw_uid;
+	ret->gid = pw.pw_gid;
+	ret->n_groups = n;
+	return 0;
+}
+
+/* path (not a symlink) to uid:gid with mode; uid -1: the owner stays. */
+static int give(const char *path, uid_t uid, gid_t gid, mode_t mode,
+		struct err *e)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return err_set(e, errno, "%s: %s", path, strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return err_set(e, ELOOP, "%s: a symlink", path);
+	if (lchown(path, uid, gid) < 0 || chmod(path, mode) < 0)
+		return err_set(e, errno, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* What QEMU and swtpm open by path becomes the VM user's, and no more:
+ * the VM directory and the runtime directory root's with the user's group
+ * and mode 0710 (search only: vm.json, kp, secrets, vars.enc, the logs
+ * and the control socket stay root's 0600), vtpm/ and its files, each
+ * disk, the decrypted VARS copy and swtpm's log the user's (0700 / 0600);
+ * a directory between the VM directory and a disk 0710 like the VM
+ * directory. The key memfds and the socketpairs are inherited fds. */
+static int give_to_user(const struct vm_launch *l, const struct vm_user *u,
+			const char *rundir, const char *vtpm,
+			const char *run_vars, const char *tlog, struct err *e)
+{
+	DIR *d;
+	char p[VM_PATH_MAX + 64];
+	struct dirent *de;
+	int r;
+
+	if ((r = give(l->dir, (uid_t)-1, u->gid, 0710, e)) < 0 ||
+	    (r = give(rundir, (uid_t)-1, u->gid, 0710, e)) < 0 ||
+	    (r = give(vtpm, u->uid, u->gid, 0700, e)) < 0 ||
+	    (r = give(run_vars, u->uid, u->gid, 0600, e)) < 0)
+		return r;
+	r = file_write(tlog, "", 0, 0600, e);
+	if (r == 0)
+		r = give(tlog, u->uid, u->gid, 0600, e);
+	if (r < 0)
+		return r;
+	d = opendir(vtpm);
+	if (!d)
+		return err_set(e, errno, "%s: %s", vtpm, strerror(errno));
+	while ((de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		r = path_join(p, sizeof(p), vtpm, de->d_name, e);
+		if (r == 0)
+			r = give(p, u->uid, u->gid, 0600, e);
+		if (r < 0) {
+			closedir(d);
+			return r;
+		}
+	}
+	closedir(d);
+	for (size_t i = 0; i < l->def->n_disks; i++) {
+		char *slash;
+
+		r = path_join(p, sizeof(p), l->dir, l->def->disks[i].file, e);
+		if (r == 0)
+			r = give(p, u->uid, u->gid, 0600, e);
+		if (r < 0)
+			return r;
+		/* the directories in between (vm_def_parse: inside DIR) */
+		while ((slash = strrchr(p, '/')) &&
+		       (size_t)(slash - p) > strlen(l->dir)) {
+			*slash = '\0';
+			r = give(p, (uid_t)-1, u->gid, 0710, e);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* As the VM user, every path QEMU and swtpm open must be reachable (its
+ * parent directories searchable): checked in a child that drops to the
+ * user, so that the refusal names the path instead of QEMU failing later. */
+static int check_user_access(const struct vm_user *u, const char *const *paths,
+			     const int *modes, size_t n, struct err *e)
+{
+	int p[2], status;
+	struct {
+		int idx, err;
+	} res = { -1, 0 };
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_set(e, errno, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return err_set(e, errno, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (setgroups((size_t)u->n_groups, u->groups) < 0 ||
+		    setresgid(u->gid, u->gid, u->gid) < 0 ||
+		    setresuid(u->uid, u->uid, u->uid) < 0) {
+			res.err = errno;
+		} else {
+			for (size_t i = 0; i < n; i++)
+				if (access(paths[i], modes[i]) < 0) {
+					res.idx = (int)i;
+					res.err = errno;
+					break;
+				}
+		}
+		(void)!write(p[1], &res, sizeof(res));
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &res, sizeof(res)) != (ssize_t)sizeof(res))
+		res.err = EIO;
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	if (res.err && res.idx < 0)
+		return err_set(e, res.err, "cannot become user %s: %s",
+			       u->name, strerror(res.err));
+	if (res.err)
+		return err_set(e, res.err,
+			       "%s: not accessible to the VM user %s (%s): "
+			       "every directory above it must be searchable "
+			       "by that user",
+			       paths[res.idx], u->name, strerror(res.err));
 	return 0;
 }
 
@@ -1039,6 +1211,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	int tfd = -1, lfd = -1, sfd = -1, status = 0, r;
 	int qmp_fds[2] = { -1, -1 }, tpm_fds[2] = { -1, -1 };
 	struct child child = { .exec_fd = -1 };
+	struct vm_user user = { .name = "" };
 	bool have_rundir = false;
 	sigset_t mask;
 	size_t n_keep = 0;
@@ -1064,6 +1237,28 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	    (r = path_join(tlog, sizeof(tlog), rundir, VM_RUN_SWTPM_LOG, e)) <
 		    0)
 		goto out;
+
+	/* the user QEMU and swtpm run as */
+	if (l->vm_user) {
+		r = resolve_user(l->vm_user, &user, e);
+		if (r < 0)
+			goto out;
+	}
+	if (user.name[0] && vm_serial_allowed(l->def)) {
+		r = err_set(e, EOPNOTSUPP,
+			    "a serial console with a VM user: not supported "
+			    "yet (QEMU would have to create its socket in the "
+			    "root-owned runtime directory)");
+		goto out;
+	}
+	if (user.name[0])
+		logf_("QEMU and swtpm run as user %s (uid %u gid %u)",
+		      user.name, (unsigned)user.uid, (unsigned)user.gid);
+	else
+		logf_("QEMU and swtpm run as the supervisor's user (uid %u)%s",
+		      (unsigned)geteuid(),
+		      geteuid() == 0 ? ": no VM user configured (--vm-user)" :
+				       "");
 
 	/* checks before anything starts */
 	r = runtime_clear_stale(rundir, e);
@@ -1116,6 +1311,29 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 			err_prefix(e, "%s", vars);
 			goto out;
 		}
+	}
+	if (user.name[0]) {
+		const char *paths[5 + VM_DISKS_MAX] = {
+			l->dir, vtpm, run_vars, tlog, l->def->firmware_path,
+		};
+		int modes[5 + VM_DISKS_MAX] = {
+			X_OK, R_OK | W_OK | X_OK, R_OK | W_OK, W_OK, R_OK,
+		};
+		char disk[VM_DISKS_MAX][VM_PATH_MAX + 64];
+		size_t n = 5;
+
+		r = give_to_user(l, &user, rundir, vtpm, run_vars, tlog, e);
+		for (size_t i = 0; r == 0 && i < l->def->n_disks; i++) {
+			r = path_join(disk[i], sizeof(disk[i]), l->dir,
+				      l->def->disks[i].file, e);
+			paths[n] = disk[i];
+			modes[n++] = R_OK | W_OK;
+		}
+		if (r == 0)
+			r = check_user_access(&user, paths, modes, n, e);
+		if (r < 0)
+			goto out;
+		child.user = &user;
 	}
 
 	/* signals: handled through a signalfd from here on */

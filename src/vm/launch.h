@@ -42,6 +42,9 @@ struct vm_launch {
 	bool accept_unclean;	   /* start after a run that did not stop
 				      cleanly (the digests cannot be checked) */
 	const char *qemu, *swtpm, *qemu_img; /* NULL: from PATH */
+	const char *vm_user; /* QEMU and swtpm run as this unprivileged user
+				(the supervisor must be root); NULL: as the
+				supervisor's user (docs/vm.md, "Lockdown") */
 	int stop_timeout_s; /* stop: ACPI powerdown, quit after this; 0:
 			       VM_STOP_TIMEOUT_S */
 	int ready_fd; /* "ready\n" once QEMU runs, "error: ...\n" on failure

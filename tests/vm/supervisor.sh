@@ -340,5 +340,83 @@ case_disks() {
 	pass "second start with the existing disk"
 }
 
+# QEMU and swtpm as an unprivileged user (nobody): their uid, their files,
+# not dumpable (their /proc files are root's; nobody cannot read them), and
+# everything else still root's.
+case_user() {
+	local json qpid tpid nobody_gid out
+	nobody_gid=$(id -g nobody)
+	make_vm '[{"name": "data", "file": "disks/data.qcow2", "format": "qcow2-luks", "size_mb": 16},
+	          {"name": "report", "file": "disks/report.raw", "format": "raw", "size_mb": 1}]' \
+		'["disk-luks", "disk-raw"]'
+	mkdir -p "$VM/disks" && truncate -s 1M "$VM/disks/report.raw"
+	chmod 0600 "$VM/vm.json" # as vm new writes it
+	start_refused "must run as an unprivileged user" --vm-user root
+	start_refused "no such user" --vm-user no-such-user-shieldvm
+	# the test's directories are 0700: nobody cannot reach the VM
+	start_refused "not accessible to the VM user nobody" --vm-user nobody
+	chmod 0711 "$TMP" "$RUNBASE"
+	start --vm-user nobody
+	grep -q "QEMU and swtpm run as user nobody" "$TMP/sup.log" || fail "no user line in the log"
+	json=$("$SHIELDVM" status "$VM" --json) || fail "shieldvm status"
+	grep -q '"state": "running"' <<<"$json" || fail "status: $json"
+	qpid=$(sed -n 's/.*"qemu_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	tpid=$(sed -n 's/.*"swtpm_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	[[ $(ps -o uid= -p "$qpid" | tr -d ' ') == 65534 ]] || fail "QEMU runs as uid $(ps -o uid= -p "$qpid")"
+	[[ $(ps -o uid= -p "$tpid" | tr -d ' ') == 65534 ]] || fail "swtpm runs as uid $(ps -o uid= -p "$tpid")"
+	grep -q "^Groups:[[:space:]]*$nobody_gid[[:space:]]*$\|^Groups:[[:space:]]*$" /proc/"$qpid"/status ||
+		fail "QEMU's groups: $(grep Groups /proc/"$qpid"/status)"
+	grep -q "^NoNewPrivs:[[:space:]]*1" /proc/"$qpid"/status || fail "QEMU without no_new_privs"
+	pass "QEMU and swtpm run as nobody (uid 65534), no_new_privs"
+	# not dumpable: the kernel gives the /proc files of a non-dumpable
+	# process to root, and its own uid may not read its memory or
+	# environment (a dumpable process of nobody's is the control)
+	for p in "$qpid" "$tpid"; do
+		[[ $(stat -c %u /proc/"$p"/environ) == 0 ]] || fail "/proc/$p is not root's: dumpable"
+		if setpriv --reuid nobody --regid "$nobody_gid" --clear-groups cat /proc/"$p"/environ >/dev/null 2>&1; then
+			fail "nobody reads /proc/$p/environ"
+		fi
+		if setpriv --reuid nobody --regid "$nobody_gid" --clear-groups dd if=/proc/"$p"/mem of=/dev/null count=1 2>/dev/null; then
+			fail "nobody opens /proc/$p/mem"
+		fi
+	done
+	setpriv --reuid nobody --regid "$nobody_gid" --clear-groups sleep 30 &
+	local ctl=$!
+	sleep 0.2
+	[[ $(stat -c %u /proc/"$ctl"/environ) == 65534 ]] || fail "control: a dumpable process's /proc is not its user's"
+	setpriv --reuid nobody --regid "$nobody_gid" --clear-groups cat /proc/"$ctl"/environ >/dev/null ||
+		fail "control: nobody cannot read its own dumpable process"
+	kill "$ctl"
+	wait "$ctl" 2>/dev/null || true
+	pass "QEMU and swtpm not dumpable (/proc root's, unreadable by nobody; a dumpable control is readable)"
+	# files: the user's only what QEMU and swtpm open
+	[[ $(stat -c '%u:%g %a' "$VM") == "0:$nobody_gid 710" ]] || fail "VM dir: $(stat -c '%u:%g %a' "$VM")"
+	[[ $(stat -c '%u:%g %a' "$RUNBASE/$UUID") == "0:$nobody_gid 710" ]] || fail "runtime dir: $(stat -c '%u:%g %a' "$RUNBASE/$UUID")"
+	for f in vm.json secrets vars.enc; do
+		[[ $(stat -c '%u %a' "$VM/$f") == "0 600" ]] || fail "$f: $(stat -c '%u %a' "$VM/$f")"
+	done
+	[[ $(stat -c '%u %a' "$RUNBASE/$UUID/control.sock") == "0 600" ]] || fail "control socket not root's"
+	for f in "$VM/disks/data.qcow2" "$VM/disks/report.raw" "$RUNBASE/$UUID/vars.fd"; do
+		[[ $(stat -c '%u %a' "$f") == "65534 600" ]] || fail "$f: $(stat -c '%u %a' "$f")"
+	done
+	[[ $(stat -c '%u %a' "$VM/vtpm") == "65534 700" ]] || fail "vtpm: $(stat -c '%u %a' "$VM/vtpm")"
+	if setpriv --reuid nobody --regid "$nobody_gid" --clear-groups cat "$VM/secrets" >/dev/null 2>&1; then
+		fail "nobody reads the secrets file"
+	fi
+	pass "files: disks, vtpm/, the VARS copy nobody's; vm.json, secrets, vars.enc, the control socket root's"
+	stop_vm
+	check_stopped_clean
+	find "$VM/vtpm" -type f ! -user nobody | grep -q . && fail "vTPM state files not nobody's"
+	# a second run as nobody loads the state swtpm wrote as nobody
+	start --vm-user nobody
+	out=$("$LAUNCH_TOOL" --request "$VM" status) || fail "request status"
+	grep -q '"return"' <<<"$out" || fail "status: $out"
+	"$SHIELDVM" poweroff "$VM" >/dev/null || fail "poweroff"
+	wait "$SUP_PID" || fail "supervisor after poweroff"
+	SUP_PID=
+	check_stopped_clean
+	pass "second run as nobody, clean stop"
+}
+
 "case_$1"
 echo "PASS: $1"
