@@ -64,6 +64,8 @@ static int opt_path(const char *what, const char *p, struct err *e)
 #define QMP_CHARDEV_ID "qmp"
 #define QMP_MON "chardev=" QMP_CHARDEV_ID ",mode=control"
 #define TPM_CHARDEV_ID "chrtpm"
+#define SER_CHARDEV_ID "ser0"
+#define SER_CHARDEV_OPTS ",server=on,wait=off"
 
 /* The lockdown set: these argument pairs, always. */
 static const char *const required[][2] = {
@@ -95,7 +97,8 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 	if ((r = opt_path("firmware", d->firmware_path, e)) < 0 ||
 	    (r = opt_path("VARS", p->vars, e)) < 0 ||
 	    (r = opt_path("VM directory", p->dir, e)) < 0 ||
-	    (serial && (r = opt_path("console socket", p->serial_sock, e)) < 0))
+	    (serial && p->serial_fd < 0 &&
+	     (r = err_set(e, EINVAL, "console: no socket fd")) < 0))
 		return r;
 	ADD("%s", p->qemu ? p->qemu : VM_QEMU);
 	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
@@ -126,8 +129,8 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 	ADD("%s", QMP_MON);
 	if (serial) {
 		ADD("-chardev");
-		ADD("socket,id=ser0,path=%s,server=on,wait=off",
-		    p->serial_sock);
+		ADD("socket,id=" SER_CHARDEV_ID ",fd=%d" SER_CHARDEV_OPTS,
+		    p->serial_fd);
 		ADD("-serial");
 		ADD("chardev:ser0");
 	} else {
@@ -263,6 +266,19 @@ static bool is_fd_chardev(const char *v, const char *id)
 		return false;
 	d = v + 10 + l + 4;
 	return *d && strlen(d) <= 9 && strspn(d, "0123456789") == strlen(d);
+}
+
+/* "socket,id=ser0,fd=N,server=on,wait=off": a listening socket. */
+static bool is_console_chardev(const char *v)
+{
+	static const char pre[] = "socket,id=" SER_CHARDEV_ID ",fd=";
+	const char *d = v + sizeof(pre) - 1;
+	size_t n;
+
+	if (strncmp(v, pre, sizeof(pre) - 1) != 0)
+		return false;
+	n = strspn(d, "0123456789");
+	return n > 0 && n <= 9 && streq(d + n, SER_CHARDEV_OPTS);
 }
 
 static bool is_qmp_chardev(const char *v)
@@ -402,18 +418,27 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 				       "QEMU '-chardev %s': a second vTPM "
 				       "chardev",
 				       v);
-		if (opt_is(a, "-chardev") && !is_qmp_chardev(v) &&
-		    !is_fd_chardev(v, TPM_CHARDEV_ID) &&
-		    token_in(v, "fd=", true))
-			return err_set(e, EPERM,
-				       "QEMU '-chardev %s': an inherited fd is "
-				       "only for QMP and the vTPM",
-				       v);
 		if (opt_is(a, "-chardev") && strstr(v, "id=ser0") &&
 		    !allow_serial)
 			return err_set(e, EPERM,
 				       "QEMU '-chardev %s': a console chardev "
 				       "for a VM that may have none",
+				       v);
+		if (opt_is(a, "-chardev") &&
+		    has_token(v, "id=" SER_CHARDEV_ID) &&
+		    !is_console_chardev(v))
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': the console only on "
+				       "the socket the supervisor bound "
+				       "(socket,id=" SER_CHARDEV_ID
+				       ",fd=N" SER_CHARDEV_OPTS ")",
+				       v);
+		if (opt_is(a, "-chardev") && !is_qmp_chardev(v) &&
+		    !is_fd_chardev(v, TPM_CHARDEV_ID) &&
+		    !is_console_chardev(v) && token_in(v, "fd=", true))
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': an inherited fd is "
+				       "only for QMP, the vTPM and the console",
 				       v);
 		if (opt_is(a, "-sandbox") && !streq(v, required[6][1]))
 			return err_set(e, EPERM, "QEMU '-sandbox %s'", v);

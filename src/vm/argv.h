@@ -27,7 +27,8 @@ struct vm_qemu_params {
 				 control channel (inherited; no path) */
 	int qmp_fd;	      /* QEMU's end of the supervisor's QMP
 				 socketpair (inherited; no path) */
-	const char *serial_sock; /* console socket; used only when allowed */
+	int serial_fd; /* console: a listening socket the supervisor bound
+			  (RUN/console.sock); used only when allowed */
 	const char *qemu;	 /* binary; NULL: VM_QEMU */
 	int disk_key_fd[VM_DISKS_MAX]; /* per qcow2-luks disk: fd of its
 					   passphrase (a memfd), -1 for raw */

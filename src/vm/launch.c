@@ -1207,9 +1207,9 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		ctl[VM_PATH_MAX + 64],
 		con[VM_PATH_MAX + 64],
 		tlog[VM_PATH_MAX + 64];
-	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX + 2];
+	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX + 3];
 	int tfd = -1, lfd = -1, sfd = -1, status = 0, r;
-	int qmp_fds[2] = { -1, -1 }, tpm_fds[2] = { -1, -1 };
+	int qmp_fds[2] = { -1, -1 }, tpm_fds[2] = { -1, -1 }, con_fd = -1;
 	struct child child = { .exec_fd = -1 };
 	struct vm_user user = { .name = "" };
 	bool have_rundir = false;
@@ -1243,13 +1243,6 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		r = resolve_user(l->vm_user, &user, e);
 		if (r < 0)
 			goto out;
-	}
-	if (user.name[0] && vm_serial_allowed(l->def)) {
-		r = err_set(e, EOPNOTSUPP,
-			    "a serial console with a VM user: not supported "
-			    "yet (QEMU would have to create its socket in the "
-			    "root-owned runtime directory)");
-		goto out;
 	}
 	if (user.name[0])
 		logf_("QEMU and swtpm run as user %s (uid %u gid %u)",
@@ -1411,6 +1404,16 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	}
 	keep[n_keep++] = qmp_fds[1];
 	keep[n_keep++] = tpm_fds[0];
+	/* the console (a VM that may have one): the supervisor binds its
+	 * socket (root's, 0600) and QEMU listens on the inherited fd */
+	if (vm_serial_allowed(l->def)) {
+		con_fd = listen_control(con, e);
+		if (con_fd < 0) {
+			r = con_fd;
+			goto out;
+		}
+		keep[n_keep++] = con_fd;
+	}
 	{
 		struct vm_qemu_params qp = {
 			.def = l->def,
@@ -1418,7 +1421,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 			.vars = run_vars,
 			.tpm_fd = tpm_fds[0],
 			.qmp_fd = qmp_fds[1],
-			.serial_sock = con,
+			.serial_fd = con_fd,
 			.qemu = l->qemu,
 		};
 
@@ -1437,6 +1440,9 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	qmp_fds[1] = -1;
 	close(tpm_fds[0]);
 	tpm_fds[0] = -1;
+	if (con_fd >= 0)
+		close(con_fd);
+	con_fd = -1;
 	for (size_t i = 0; i < VM_DISKS_MAX; i++)
 		if (disk_fds[i] >= 0) {
 			close(disk_fds[i]);
@@ -1540,6 +1546,8 @@ out:
 		stop_swtpm(s.swtpm);
 	if (tfd >= 0)
 		close(tfd);
+	if (con_fd >= 0)
+		close(con_fd);
 	for (size_t i = 0; i < 2; i++) {
 		if (qmp_fds[i] >= 0)
 			close(qmp_fds[i]);

@@ -418,5 +418,47 @@ case_user() {
 	pass "second run as nobody, clean stop"
 }
 
+# An encryption-supported VM with a serial console, as nobody: the console
+# socket is bound by the supervisor (root's, 0600) and QEMU listens on the
+# inherited fd; root connects and reads the firmware's output.
+case_console() {
+	local json qpid out
+	make_vm
+	sed -i 's/"policy": "shielded"/"policy": "encryption-supported"/; s/"console": "none"/"console": "serial"/' "$VM/vm.json"
+	chmod 0600 "$VM/vm.json"
+	chmod 0711 "$TMP" "$RUNBASE"
+	start --vm-user nobody
+	json=$("$SHIELDVM" status "$VM" --json) || fail "shieldvm status"
+	qpid=$(sed -n 's/.*"qemu_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	tr '\0' '\n' </proc/"$qpid"/cmdline | grep -qx "socket,id=ser0,fd=[0-9]*,server=on,wait=off" ||
+		fail "QEMU's console chardev is not the inherited listening socket"
+	[[ $(stat -c '%u %a %F' "$RUNBASE/$UUID/console.sock") == "0 600 socket" ]] ||
+		fail "console socket: $(stat -c '%u %a %F' "$RUNBASE/$UUID/console.sock")"
+	# connect, reset the guest, read what the firmware prints
+	out=$(python3 - "$RUNBASE/$UUID/console.sock" "$SHIELDVM" "$VM" <<-'PY'
+	import socket, subprocess, sys, time
+	c = socket.socket(socket.AF_UNIX)
+	c.connect(sys.argv[1])
+	time.sleep(0.3)
+	subprocess.run([sys.argv[2], "reset", sys.argv[3]], check=True, stdout=subprocess.DEVNULL)
+	c.settimeout(1)
+	buf, end = b"", time.time() + 30
+	while time.time() < end and not buf:
+	    try:
+	        d = c.recv(4096)
+	    except socket.timeout:
+	        continue
+	    if not d:
+	        break
+	    buf += d
+	print(len(buf))
+	PY
+	) || fail "console client"
+	(( out > 0 )) || fail "nothing read on the console after a reset"
+	pass "console: socket bound by the supervisor (root 0600), QEMU as nobody on the inherited fd, $out bytes read after a reset"
+	stop_vm
+	check_stopped_clean
+}
+
 "case_$1"
 echo "PASS: $1"

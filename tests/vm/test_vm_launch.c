@@ -128,7 +128,7 @@ static void qemu_argv(const struct vm_def *d, struct vm_argv *a)
 	struct vm_qemu_params p = {
 		.def = d, .dir = "/var/lib/vm/t1", .vars = "/run/x/vars.fd",
 		.tpm_fd = 8, .qmp_fd = 9,
-		.serial_sock = "/run/x/console.sock",
+		.serial_fd = 11,
 		.disk_key_fd = { 7, -1 },
 	};
 	struct err e = { 0 };
@@ -209,12 +209,17 @@ static void test_qemu_lockdown(void **state)
 			if (pol && serial) {
 				assert_true(has_pair(&a, "-serial",
 						     "chardev:ser0"));
+				assert_true(has_pair(
+					&a, "-chardev",
+					"socket,id=ser0,fd=11,server=on,"
+					"wait=off"));
 				assert_false(has_pair(&a, "-serial", "none"));
 			} else {
 				assert_true(has_pair(&a, "-serial", "none"));
 				assert_false(has_pair(&a, "-serial",
 						      "chardev:ser0"));
 				assert_false(has_substr(&a, "console.sock"));
+				assert_false(has_substr(&a, "id=ser0"));
 			}
 			/* the disk key only by fd */
 			assert_true(has_pair(
@@ -271,6 +276,7 @@ static void test_qemu_forbidden(void **state)
 		{ "-chardev", "socket,id=c2,fd=10" },
 		{ "-chardev", "socket,id=chrtpm,fd=10" },
 		{ "-chardev", "socket,id=chrtpm,path=/tmp/t" },
+		{ "-chardev", "socket,id=ser0,fd=11,server=on,wait=off" },
 		{ "-chardev", "socket,id=c2,path=/tmp/x,fd=10" },
 		{ "-serial", "stdio" },
 		{ "-serial", "chardev:ser0" },
@@ -387,7 +393,7 @@ static void test_qemu_qmp(void **state)
 		{ "-chardev", "socket,id=qmp,fd=9",
 		  "socket,id=qmp,fd=9,server=on", "never on a path" },
 		{ "-chardev", "socket,id=qmp,fd=9", "socket,id=mon2,fd=9",
-		  "only for QMP and the vTPM" },
+		  "only for QMP, the vTPM and the console" },
 		{ "-chardev", "socket,id=chrtpm,fd=8",
 		  "socket,id=chrtpm,path=/run/x/swtpm.sock", "never on a path" },
 		{ "-chardev", "socket,id=chrtpm,fd=8",
@@ -426,6 +432,35 @@ static void test_qemu_qmp(void **state)
 			fail_msg("'%s %s': '%s', expected '%s'", repl[i].opt,
 				 repl[i].to, err_str(&e), repl[i].msg);
 		vm_argv_clear(&a);
+	}
+	/* the console of a VM that may have one: only on the bound fd */
+	{
+		static const char *const bad_con[] = {
+			"socket,id=ser0,path=/run/x/console.sock,server=on,"
+			"wait=off",
+			"socket,id=ser0,fd=11,server=on,wait=on",
+			"socket,id=ser0,fd=11",
+			"socket,id=ser0,fd=11,server=on,wait=off,logfile=/x",
+		};
+
+		make_def(&d, KP_POLICY_ENCRYPTION_SUPPORTED, true);
+		for (size_t i = 0; i < ARRAY_SIZE(bad_con); i++) {
+			qemu_argv(&d, &a);
+			memset(&e, 0, sizeof(e));
+			check_ok(vm_qemu_argv_check(a.v, true, &e), &e);
+			for (size_t k = 1; k + 1 < a.n; k++)
+				if (strncmp(a.v[k + 1], "socket,id=ser0,",
+					    15) == 0) {
+					free(a.v[k + 1]);
+					a.v[k + 1] = strdup(bad_con[i]);
+				}
+			assert_int_equal(vm_qemu_argv_check(a.v, true, &e),
+					 -EPERM);
+			if (!strstr(err_str(&e), "the console only on"))
+				fail_msg("'%s': %s", bad_con[i], err_str(&e));
+			vm_argv_clear(&a);
+		}
+		make_def(&d, KP_POLICY_SHIELDED, false);
 	}
 	/* -qmp in any form: a named refusal */
 	qemu_argv(&d, &a);
