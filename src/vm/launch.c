@@ -4,10 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
-#include <grp.h>
-#include <pwd.h>
 #include <inttypes.h>
-#include <linux/capability.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,13 +13,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,6 +30,7 @@
 #include "common/util.h"
 #include "host/secmem.h"
 #include "vm/argv.h"
+#include "vm/child.h"
 #include "vm/control.h"
 #include "vm/filter.h"
 #include "vm/keys.h"
@@ -43,13 +38,6 @@
 #include "vm/vars.h"
 
 #define SWTPM_STOP_TIMEOUT_MS 10000
-#ifndef MFD_EXEC
-#define MFD_EXEC_ 0x0010U /* linux 6.3 */
-#else
-#define MFD_EXEC_ MFD_EXEC
-#endif
-
-extern char **environ;
 
 static void logf_(const char *fmt, ...) _printf_(1, 2);
 static void logf_(const char *fmt, ...)
@@ -134,205 +122,12 @@ static int memfd_with(const char *name, const void *buf, size_t len,
 	return fd;
 }
 
-/* How a child of the supervisor runs (swtpm, QEMU). */
-struct child {
-	int exec_fd; /* an exec-only copy of the binary (exec_copy); -1:
-			execvp(argv[0]) */
-	const struct vm_user *user; /* NULL: the supervisor's user */
-};
-
-/* The unprivileged user QEMU and swtpm run as (docs/vm.md, "Lockdown"). */
-struct vm_user {
-	char name[64];
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[VM_USER_GROUPS_MAX];
-	int n_groups;
-};
-
-/* Root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH in its effective
- * set (the permitted set keeps them: execve gives root its full set back).
- * Only so that exec sees an exec-only binary as unreadable (below). */
-static int drop_dac_caps(void)
-{
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-
-	if (syscall(SYS_capget, &h, d) < 0)
-		return -errno;
-	d[0].effective &= ~((1u << CAP_DAC_OVERRIDE) |
-			    (1u << CAP_DAC_READ_SEARCH));
-	if (syscall(SYS_capset, &h, d) < 0)
-		return -errno;
-	return 0;
-}
-
-/* In the child, after fork: die with the supervisor, no core files, the
- * user, no new privileges. A child that cannot set any of it exits 126
- * (before exec) with the reason on stderr (the supervisor's log). */
-static void child_setup(const struct child *c, pid_t parent)
-{
-	const struct rlimit no_core = { 0, 0 };
-
-	if (setrlimit(RLIMIT_CORE, &no_core) < 0) {
-		fprintf(stderr, "setrlimit(RLIMIT_CORE): %s\n", strerror(errno));
-		_exit(126);
-	}
-	if (c && c->user) {
-		const struct vm_user *u = c->user;
-
-		if (setgroups((size_t)u->n_groups, u->groups) < 0 ||
-		    setresgid(u->gid, u->gid, u->gid) < 0 ||
-		    setresuid(u->uid, u->uid, u->uid) < 0) {
-			fprintf(stderr, "dropping to user %s: %s\n", u->name,
-				strerror(errno));
-			_exit(126);
-		}
-		if (getuid() != u->uid || geteuid() != u->uid ||
-		    getgid() != u->gid || setuid(0) == 0) {
-			fprintf(stderr, "user %s: still privileged\n",
-				u->name);
-			_exit(126);
-		}
-	} else if (geteuid() == 0 && c && c->exec_fd >= 0) {
-		int r = drop_dac_caps();
-
-		if (r < 0) {
-			fprintf(stderr, "capset: %s\n", strerror(-r));
-			_exit(126);
-		}
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		fprintf(stderr, "PR_SET_NO_NEW_PRIVS: %s\n", strerror(errno));
-		_exit(126);
-	}
-	/* after the credentials change, which clears it */
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-}
-
-/* fork + exec argv with exactly the keep[] fds inherited (besides 0-2:
- * stdin /dev/null, stdout and stderr to our stderr); the child dies with
- * us (PR_SET_PDEATHSIG), dumps no core, gets no new privileges, runs as
- * c->user and execs c->exec_fd when given. */
-static int spawn_as(char *const *argv, const int *keep, size_t n_keep,
-		    const struct child *c, pid_t *ret, struct err *e)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return err_set(e, errno, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (null >= 0)
-			dup2(null, 0);
-		dup2(2, 1);
-		for (size_t i = 0; i < n_keep; i++)
-			if (keep[i] >= 0)
-				fcntl(keep[i], F_SETFD, 0);
-		child_setup(c, parent);
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		if (c && c->exec_fd >= 0)
-			fexecve(c->exec_fd, argv, environ);
-		else
-			execvp(argv[0], argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	*ret = pid;
-	return 0;
-}
-
+/* fork + exec argv with exactly the keep[] fds inherited (vm_spawn),
+ * as the supervisor's user. */
 static int spawn(char *const *argv, const int *keep, size_t n_keep, pid_t *ret,
 		 struct err *e)
 {
-	return spawn_as(argv, keep, n_keep, NULL, ret, e);
-}
-
-/* The binary name (PATH searched as execvp does) copied into a sealed
- * memfd of mode 0111: executable, not readable. execve of a file the
- * process may not read marks the new process non-dumpable (the kernel's
- * would_dump(): /proc/PID owned by root, no ptrace attach or /proc/PID/mem
- * for its own uid, no core), from its first instruction. A root child
- * drops its DAC capabilities before the exec so that this holds for root
- * too (drop_dac_caps). */
-static int exec_copy(const char *name, int *ret, struct err *e)
-{
-	char path[VM_PATH_MAX];
-	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-	_cleanup_close_ int in = -1;
-	struct stat st;
-	off_t off = 0;
-	int fd;
-
-	if (strchr(name, '/')) {
-		if (strlen(name) >= sizeof(path))
-			return err_set(e, ENAMETOOLONG, "%s: too long", name);
-		snprintf(path, sizeof(path), "%s", name);
-	} else {
-		const char *p = getenv("PATH");
-		bool found = false;
-
-		if (!p || !*p)
-			p = "/usr/local/bin:/usr/bin:/bin";
-		while (*p && !found) {
-			size_t n = strcspn(p, ":");
-			int k = snprintf(path, sizeof(path), "%.*s/%s", (int)n,
-					 p, name);
-
-			found = n > 0 && k > 0 && (size_t)k < sizeof(path) &&
-				access(path, X_OK) == 0;
-			p += n;
-			if (*p == ':')
-				p++;
-		}
-		if (!found)
-			return err_set(e, ENOENT, "%s: not found in PATH",
-				       name);
-	}
-	in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0 || fstat(in, &st) < 0)
-		return err_set(e, errno, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode) || st.st_size > VM_EXEC_MAX_SIZE)
-		return err_set(e, EINVAL, "%s: not a regular file of at most "
-			       "%d bytes", path, VM_EXEC_MAX_SIZE);
-	fd = memfd_create(base, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC_);
-	if (fd < 0 && errno == EINVAL) /* kernels before 6.3: no MFD_EXEC */
-		fd = memfd_create(base, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return err_set(e, errno, "memfd_create: %s", strerror(errno));
-	while (off < st.st_size) {
-		ssize_t n = sendfile(fd, in, &off, (size_t)(st.st_size - off));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int r = n < 0 ? errno : EIO;
-
-			close(fd);
-			return err_set(e, r, "%s: copy: %s", path,
-				       strerror(r));
-		}
-	}
-	if (fchmod(fd, 0111) < 0 ||
-	    fcntl(fd, F_ADD_SEALS,
-		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
-		    0) {
-		int r = errno;
-
-		close(fd);
-		return err_set(e, r, "%s: exec-only copy: %s", path,
-			       strerror(r));
-	}
-	*ret = fd;
-	return 0;
+	return vm_spawn(argv, keep, n_keep, NULL, ret, e);
 }
 
 static int wait_exit(pid_t pid, int timeout_ms, int *status)
@@ -359,46 +154,6 @@ static int path_join(char *out, size_t max, const char *a, const char *b,
 
 	if (n < 0 || (size_t)n >= max)
 		return err_set(e, ENAMETOOLONG, "%s/%s: path too long", a, b);
-	return 0;
-}
-
-/* The VM user by name: not root; only root may start processes as
- * another user. A name that is the supervisor's own user is no drop
- * (ret->name empty). */
-static int resolve_user(const char *name, struct vm_user *ret, struct err *e)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	int n = VM_USER_GROUPS_MAX, r;
-
-	memset(ret, 0, sizeof(*ret));
-	if (!*name || strlen(name) >= sizeof(ret->name))
-		return err_set(e, EINVAL, "VM user '%s': not a user name",
-			       name);
-	r = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
-	if (r != 0 || !res)
-		return err_set(e, r ? r : ENOENT, "VM user '%s': %s", name,
-			       r ? strerror(r) : "no such user");
-	if (pw.pw_uid == 0 || pw.pw_gid == 0)
-		return err_set(e, EINVAL,
-			       "VM user '%s' is uid %u gid %u: QEMU and swtpm "
-			       "must run as an unprivileged user",
-			       name, (unsigned)pw.pw_uid, (unsigned)pw.pw_gid);
-	if (pw.pw_uid == geteuid())
-		return 0;
-	if (geteuid() != 0)
-		return err_set(e, EPERM,
-			       "VM user '%s': only a supervisor running as root "
-			       "can start QEMU and swtpm as another user",
-			       name);
-	if (getgrouplist(name, pw.pw_gid, ret->groups, &n) < 0)
-		return err_set(e, E2BIG,
-			       "VM user '%s': more than %d groups", name,
-			       VM_USER_GROUPS_MAX);
-	snprintf(ret->name, sizeof(ret->name), "%s", name);
-	ret->uid = pw.pw_uid;
-	ret->gid = pw.pw_gid;
-	ret->n_groups = n;
 	return 0;
 }
 
@@ -475,60 +230,6 @@ static int give_to_user(const struct vm_launch *l, const struct vm_user *u,
 				return r;
 		}
 	}
-	return 0;
-}
-
-/* As the VM user, every path QEMU and swtpm open must be reachable (its
- * parent directories searchable): checked in a child that drops to the
- * user, so that the refusal names the path instead of QEMU failing later. */
-static int check_user_access(const struct vm_user *u, const char *const *paths,
-			     const int *modes, size_t n, struct err *e)
-{
-	int p[2], status;
-	struct {
-		int idx, err;
-	} res = { -1, 0 };
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return err_set(e, errno, "pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return err_set(e, errno, "fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		close(p[0]);
-		if (setgroups((size_t)u->n_groups, u->groups) < 0 ||
-		    setresgid(u->gid, u->gid, u->gid) < 0 ||
-		    setresuid(u->uid, u->uid, u->uid) < 0) {
-			res.err = errno;
-		} else {
-			for (size_t i = 0; i < n; i++)
-				if (access(paths[i], modes[i]) < 0) {
-					res.idx = (int)i;
-					res.err = errno;
-					break;
-				}
-		}
-		(void)!write(p[1], &res, sizeof(res));
-		_exit(0);
-	}
-	close(p[1]);
-	if (read(p[0], &res, sizeof(res)) != (ssize_t)sizeof(res))
-		res.err = EIO;
-	close(p[0]);
-	waitpid(pid, &status, 0);
-	if (res.err && res.idx < 0)
-		return err_set(e, res.err, "cannot become user %s: %s",
-			       u->name, strerror(res.err));
-	if (res.err)
-		return err_set(e, res.err,
-			       "%s: not accessible to the VM user %s (%s): "
-			       "every directory above it must be searchable "
-			       "by that user",
-			       paths[res.idx], u->name, strerror(res.err));
 	return 0;
 }
 
@@ -1210,7 +911,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX + 3];
 	int tfd = -1, lfd = -1, sfd = -1, status = 0, r;
 	int qmp_fds[2] = { -1, -1 }, tpm_fds[2] = { -1, -1 }, con_fd = -1;
-	struct child child = { .exec_fd = -1 };
+	struct vm_child child = { .exec_fd = -1 };
 	struct vm_user user = { .name = "" };
 	bool have_rundir = false;
 	sigset_t mask;
@@ -1240,7 +941,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 
 	/* the user QEMU and swtpm run as */
 	if (l->vm_user) {
-		r = resolve_user(l->vm_user, &user, e);
+		r = vm_user_resolve(l->vm_user, &user, e);
 		if (r < 0)
 			goto out;
 	}
@@ -1323,7 +1024,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 			modes[n++] = R_OK | W_OK;
 		}
 		if (r == 0)
-			r = check_user_access(&user, paths, modes, n, e);
+			r = vm_user_check_access(&user, paths, modes, n, e);
 		if (r < 0)
 			goto out;
 		child.user = &user;
@@ -1368,11 +1069,11 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	if (r < 0)
 		goto out;
 	started = true; /* from here on the vTPM state may change */
-	r = exec_copy(ta.v[0], &child.exec_fd, e);
+	r = vm_exec_copy(ta.v[0], &child.exec_fd, e);
 	if (r == 0) {
 		int fds[2] = { tfd, tpm_fds[1] };
 
-		r = spawn_as(ta.v, fds, 2, &child, &s.swtpm, e);
+		r = vm_spawn(ta.v, fds, 2, &child, &s.swtpm, e);
 	}
 	close(tfd);
 	tfd = -1;
@@ -1430,9 +1131,9 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	}
 	if (r < 0)
 		goto out;
-	r = exec_copy(qa.v[0], &child.exec_fd, e);
+	r = vm_exec_copy(qa.v[0], &child.exec_fd, e);
 	if (r == 0)
-		r = spawn_as(qa.v, keep, n_keep, &child, &s.qemu, e);
+		r = vm_spawn(qa.v, keep, n_keep, &child, &s.qemu, e);
 	if (child.exec_fd >= 0)
 		close(child.exec_fd);
 	child.exec_fd = -1;
