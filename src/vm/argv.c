@@ -169,54 +169,18 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 
 /* Options that never appear (as an option word). */
 static const char *const forbidden_opts[] = {
-	"-kernel",
-	"-initrd",
-	"-qmp",
-	"-qmp-pretty",
-	"-append",
-	"-dtb",
-	"-gdb",
-	"-s",
-	"-S",
-	"-incoming",
-	"-loadvm",
-	"-daemonize",
-	"-plugin",
-	"-fsdev",
-	"-virtfs",
-	"-netdev",
-	"-nic",
-	"-net",
-	"-usb",
-	"-usbdevice",
-	"-bios",
-	"-pflash",
-	"-hda",
-	"-hdb",
-	"-cdrom",
-	"-snapshot",
-	"-semihosting",
-	"-semihosting-config",
-	"-d",
-	"-D",
-	"-trace",
-	"-chroot",
-	"-runas",
-	"-parallel",
-	"-debugcon",
-	"-virtioconsole",
-	"-spice",
-	"-vnc",
-	"-readconfig",
-	"-writeconfig",
-	"-option-rom",
-	"-fw_cfg",
-	"-mem-path",
-	"-device-list",
-	"-set",
-	"-icount",
-	"-qtest",
-	"-whpx",
+	"-kernel",     "-initrd",   "-qmp",	    "-qmp-pretty",
+	"-append",     "-dtb",	    "-gdb",	    "-s",
+	"-S",	       "-incoming", "-loadvm",	    "-daemonize",
+	"-plugin",     "-fsdev",    "-virtfs",	    "-netdev",
+	"-nic",	       "-net",	    "-usb",	    "-usbdevice",
+	"-bios",       "-pflash",   "-hda",	    "-hdb",
+	"-cdrom",      "-snapshot", "-semihosting", "-semihosting-config",
+	"-d",	       "-D",	    "-trace",	    "-chroot",
+	"-runas",      "-parallel", "-debugcon",    "-virtioconsole",
+	"-spice",      "-vnc",	    "-readconfig",  "-writeconfig",
+	"-option-rom", "-fw_cfg",   "-mem-path",    "-device-list",
+	"-set",	       "-icount",   "-qtest",	    "-whpx",
 };
 
 /* Every option that may appear (an allow-list: anything else, including
@@ -386,8 +350,7 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 				       v);
 		if (opt_is(a, "-mon") && !streq(v, QMP_MON))
 			return err_set(e, EPERM,
-				       "QEMU '-mon %s': only '" QMP_MON "'",
-				       v);
+				       "QEMU '-mon %s': only '" QMP_MON "'", v);
 		if (opt_is(a, "-chardev") && strncmp(v, "socket,", 7) != 0)
 			return err_set(e, EPERM,
 				       "QEMU '-chardev %s': only sockets", v);
@@ -412,8 +375,8 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 				       "(socket,id=" TPM_CHARDEV_ID
 				       ",fd=N), never on a path",
 				       v);
-		if (opt_is(a, "-chardev") &&
-		    is_fd_chardev(v, TPM_CHARDEV_ID) && ++tpm > 1)
+		if (opt_is(a, "-chardev") && is_fd_chardev(v, TPM_CHARDEV_ID) &&
+		    ++tpm > 1)
 			return err_set(e, EPERM,
 				       "QEMU '-chardev %s': a second vTPM "
 				       "chardev",

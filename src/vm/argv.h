@@ -21,15 +21,15 @@ void vm_argv_clear(struct vm_argv *a);
 
 struct vm_qemu_params {
 	const struct vm_def *def;
-	const char *dir;      /* the VM directory (disk files are relative) */
-	const char *vars;     /* the decrypted VARS copy (runtime dir) */
-	int tpm_fd;	      /* QEMU's end of the socketpair to swtpm's
-				 control channel (inherited; no path) */
-	int qmp_fd;	      /* QEMU's end of the supervisor's QMP
-				 socketpair (inherited; no path) */
-	int serial_fd; /* console: a listening socket the supervisor bound
-			  (RUN/console.sock); used only when allowed */
-	const char *qemu;	 /* binary; NULL: VM_QEMU */
+	const char *dir;  /* the VM directory (disk files are relative) */
+	const char *vars; /* the decrypted VARS copy (runtime dir) */
+	int tpm_fd;	  /* QEMU's end of the socketpair to swtpm's
+			     control channel (inherited; no path) */
+	int qmp_fd;	  /* QEMU's end of the supervisor's QMP
+			     socketpair (inherited; no path) */
+	int serial_fd;	  /* console: a listening socket the supervisor bound
+			     (RUN/console.sock); used only when allowed */
+	const char *qemu; /* binary; NULL: VM_QEMU */
 	int disk_key_fd[VM_DISKS_MAX]; /* per qcow2-luks disk: fd of its
 					   passphrase (a memfd), -1 for raw */
 };

@@ -41,8 +41,8 @@ static int drop_dac_caps(void)
 
 	if (syscall(SYS_capget, &h, d) < 0)
 		return -errno;
-	d[0].effective &= ~((1u << CAP_DAC_OVERRIDE) |
-			    (1u << CAP_DAC_READ_SEARCH));
+	d[0].effective &=
+		~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
 	if (syscall(SYS_capset, &h, d) < 0)
 		return -errno;
 	return 0;
@@ -56,7 +56,8 @@ static void child_setup(const struct vm_child *c, pid_t parent)
 	const struct rlimit no_core = { 0, 0 };
 
 	if (setrlimit(RLIMIT_CORE, &no_core) < 0) {
-		fprintf(stderr, "setrlimit(RLIMIT_CORE): %s\n", strerror(errno));
+		fprintf(stderr, "setrlimit(RLIMIT_CORE): %s\n",
+			strerror(errno));
 		_exit(126);
 	}
 	if (c && c->user) {
@@ -71,8 +72,7 @@ static void child_setup(const struct vm_child *c, pid_t parent)
 		}
 		if (getuid() != u->uid || geteuid() != u->uid ||
 		    getgid() != u->gid || setuid(0) == 0) {
-			fprintf(stderr, "user %s: still privileged\n",
-				u->name);
+			fprintf(stderr, "user %s: still privileged\n", u->name);
 			_exit(126);
 		}
 	} else if (geteuid() == 0 && c && c->exec_fd >= 0) {
@@ -174,8 +174,10 @@ int vm_exec_copy(const char *name, int *ret, struct err *e)
 	if (in < 0 || fstat(in, &st) < 0)
 		return err_set(e, errno, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_size > VM_EXEC_MAX_SIZE)
-		return err_set(e, EINVAL, "%s: not a regular file of at most "
-			       "%d bytes", path, VM_EXEC_MAX_SIZE);
+		return err_set(e, EINVAL,
+			       "%s: not a regular file of at most "
+			       "%d bytes",
+			       path, VM_EXEC_MAX_SIZE);
 	fd = memfd_create(base, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC_);
 	if (fd < 0 && errno == EINVAL) /* kernels before 6.3: no MFD_EXEC */
 		fd = memfd_create(base, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -190,8 +192,7 @@ int vm_exec_copy(const char *name, int *ret, struct err *e)
 			int r = n < 0 ? errno : EIO;
 
 			close(fd);
-			return err_set(e, r, "%s: copy: %s", path,
-				       strerror(r));
+			return err_set(e, r, "%s: copy: %s", path, strerror(r));
 		}
 	}
 	if (fchmod(fd, 0111) < 0 ||
@@ -238,9 +239,8 @@ int vm_user_resolve(const char *name, struct vm_user *ret, struct err *e)
 			       "can start QEMU and swtpm as another user",
 			       name);
 	if (getgrouplist(name, pw.pw_gid, ret->groups, &n) < 0)
-		return err_set(e, E2BIG,
-			       "VM user '%s': more than %d groups", name,
-			       VM_USER_GROUPS_MAX);
+		return err_set(e, E2BIG, "VM user '%s': more than %d groups",
+			       name, VM_USER_GROUPS_MAX);
 	snprintf(ret->name, sizeof(ret->name), "%s", name);
 	ret->uid = pw.pw_uid;
 	ret->gid = pw.pw_gid;
@@ -291,8 +291,8 @@ int vm_user_check_access(const struct vm_user *u, const char *const *paths,
 	close(p[0]);
 	waitpid(pid, &status, 0);
 	if (res.err && res.idx < 0)
-		return err_set(e, res.err, "cannot become user %s: %s",
-			       u->name, strerror(res.err));
+		return err_set(e, res.err, "cannot become user %s: %s", u->name,
+			       strerror(res.err));
 	if (res.err)
 		return err_set(e, res.err,
 			       "%s: not accessible to the VM user %s (%s): "

@@ -905,8 +905,7 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	bool started = false, created_vars = false;
 	char rundir[VM_PATH_MAX], vtpm[VM_PATH_MAX + 64],
 		vars[VM_PATH_MAX + 64], run_vars[VM_PATH_MAX + 64],
-		ctl[VM_PATH_MAX + 64],
-		con[VM_PATH_MAX + 64],
+		ctl[VM_PATH_MAX + 64], con[VM_PATH_MAX + 64],
 		tlog[VM_PATH_MAX + 64];
 	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX + 3];
 	int tfd = -1, lfd = -1, sfd = -1, status = 0, r;

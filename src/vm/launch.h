@@ -26,8 +26,8 @@
 #define VM_LOG_FILE "supervisor.log"
 /* Files of the runtime directory. */
 #define VM_RUN_CONTROL "control.sock"
-#define VM_RUN_QMP "qmp.sock"   /* before QMP's socketpair: stale dirs only */
-#define VM_RUN_TPM "swtpm.sock" /* before swtpm's socketpair: stale dirs only */
+#define VM_RUN_QMP "qmp.sock"	/* now a socketpair: stale dirs only */
+#define VM_RUN_TPM "swtpm.sock" /* now a socketpair: stale dirs only */
 #define VM_RUN_VARS "vars.fd"
 #define VM_RUN_CONSOLE "console.sock"
 #define VM_RUN_SWTPM_LOG "swtpm.log"
@@ -42,9 +42,6 @@ struct vm_launch {
 	bool accept_unclean;	   /* start after a run that did not stop
 				      cleanly (the digests cannot be checked) */
 	const char *qemu, *swtpm, *qemu_img; /* NULL: from PATH */
-	const char *vm_user; /* QEMU and swtpm run as this unprivileged user
-				(the supervisor must be root); NULL: as the
-				supervisor's user (docs/vm.md, "Lockdown") */
 	int stop_timeout_s; /* stop: ACPI powerdown, quit after this; 0:
 			       VM_STOP_TIMEOUT_S */
 	int ready_fd; /* "ready\n" once QEMU runs, "error: ...\n" on failure
@@ -56,6 +53,10 @@ struct vm_launch {
 	 * back). */
 	int (*record)(void *ctx, const struct host_secrets *s, struct err *e);
 	void *record_ctx;
+	/* QEMU and swtpm run as this unprivileged user (the supervisor must
+	 * be root); NULL: as the supervisor's user (docs/vm.md, "The VM
+	 * user") */
+	const char *vm_user;
 };
 
 /* Run the VM until QEMU exits. 0: QEMU ran and exited, its state was saved

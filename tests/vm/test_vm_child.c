@@ -111,8 +111,7 @@ static void test_spawn_root(void **state)
 				       UID_IS);
 	check_ok(vm_exec_copy(probe, &c.exec_fd, &e), &e);
 	bits = run_probe(&c, 0);
-	assert_int_equal(bits,
-			 NO_NEW_PRIVS | NO_CORE | KEPT_OPEN | UID_IS);
+	assert_int_equal(bits, NO_NEW_PRIVS | NO_CORE | KEPT_OPEN | UID_IS);
 	close(c.exec_fd);
 	/* the plain spawn (qemu-img) also keeps only its fds */
 	bits = run_probe(NULL, 0);
@@ -139,8 +138,7 @@ static void test_spawn_user(void **state)
 				       UID_IS);
 	check_ok(vm_exec_copy(probe, &c.exec_fd, &e), &e);
 	bits = run_probe(&c, u.uid);
-	assert_int_equal(bits,
-			 NO_NEW_PRIVS | NO_CORE | KEPT_OPEN | UID_IS);
+	assert_int_equal(bits, NO_NEW_PRIVS | NO_CORE | KEPT_OPEN | UID_IS);
 	close(c.exec_fd);
 }
 
@@ -163,7 +161,8 @@ static void test_user_resolve(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		memset(&e, 0, sizeof(e));
-		assert_int_equal(vm_user_resolve(bad[i].name, &u, &e), bad[i].r);
+		assert_int_equal(vm_user_resolve(bad[i].name, &u, &e),
+				 bad[i].r);
 		if (!strstr(err_str(&e), bad[i].msg))
 			fail_msg("'%s': '%s', expected '%s'", bad[i].name,
 				 err_str(&e), bad[i].msg);
