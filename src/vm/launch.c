@@ -186,8 +186,19 @@ static int give_to_user(const struct vm_launch *l, const struct vm_user *u,
 	DIR *d;
 	char p[VM_PATH_MAX + 64];
 	struct dirent *de;
+	struct stat st;
 	int r;
 
+	/* the base of the runtime directories (/run/shieldvm), which
+	 * runtime_clear_stale made 0700: searchable by all, not listable
+	 * (each VM's directory keeps its own mode) */
+	snprintf(p, sizeof(p), "%s", rundir);
+	*strrchr(p, '/') = '\0';
+	if (stat(p, &st) < 0)
+		return err_set(e, errno, "%s: %s", p, strerror(errno));
+	if (st.st_uid == geteuid() && (st.st_mode & 0711) != 0711 &&
+	    chmod(p, (st.st_mode & 07777) | 0711) < 0)
+		return err_set(e, errno, "%s: %s", p, strerror(errno));
 	if ((r = give(l->dir, (uid_t)-1, u->gid, 0710, e)) < 0 ||
 	    (r = give(rundir, (uid_t)-1, u->gid, 0710, e)) < 0 ||
 	    (r = give(vtpm, u->uid, u->gid, 0700, e)) < 0 ||

@@ -355,8 +355,12 @@ case_user() {
 	start_refused "no such user" --vm-user no-such-user-shieldvm
 	# the test's directories are 0700: nobody cannot reach the VM
 	start_refused "not accessible to the VM user nobody" --vm-user nobody
-	chmod 0711 "$TMP" "$RUNBASE"
+	# the VM's parent directories are the admin's; the runtime base (0700
+	# like /run/shieldvm) the supervisor makes searchable itself
+	chmod 0711 "$TMP"
+	chmod 0700 "$RUNBASE"
 	start --vm-user nobody
+	[[ $(stat -c %a "$RUNBASE") == 711 ]] || fail "runtime base: $(stat -c %a "$RUNBASE")"
 	grep -q "QEMU and swtpm run as user nobody" "$TMP/sup.log" || fail "no user line in the log"
 	json=$("$SHIELDVM" status "$VM" --json) || fail "shieldvm status"
 	grep -q '"state": "running"' <<<"$json" || fail "status: $json"
@@ -426,7 +430,7 @@ case_console() {
 	make_vm
 	sed -i 's/"policy": "shielded"/"policy": "encryption-supported"/; s/"console": "none"/"console": "serial"/' "$VM/vm.json"
 	chmod 0600 "$VM/vm.json"
-	chmod 0711 "$TMP" "$RUNBASE"
+	chmod 0711 "$TMP"
 	start --vm-user nobody
 	json=$("$SHIELDVM" status "$VM" --json) || fail "shieldvm status"
 	qpid=$(sed -n 's/.*"qemu_pid": \([0-9]*\).*/\1/p' <<<"$json")
