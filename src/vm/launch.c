@@ -1173,7 +1173,20 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	r = vm_qmp_open(qmp_fds[0], VM_START_TIMEOUT_MS, &s.qmp, e);
 	qmp_fds[0] = -1; /* owned by s.qmp, or closed */
 	if (r < 0) {
-		err_prefix(e, "QEMU");
+		int st;
+
+		/* swtpm no longer has a socket to wait for: a swtpm that
+		 * failed shows here (QEMU cannot start without its vTPM) */
+		if (s.swtpm > 0 && waitpid(s.swtpm, &st, WNOHANG) == s.swtpm) {
+			s.swtpm = -1;
+			err_prefix(e,
+				   "QEMU (swtpm exited first, status %d: see "
+				   "%s)",
+				   WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+				   VM_LOG_FILE);
+		} else {
+			err_prefix(e, "QEMU");
+		}
 		if (waitpid(s.qemu, &status, WNOHANG) == s.qemu)
 			s.qemu = -1;
 		goto out;
