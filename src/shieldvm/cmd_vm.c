@@ -83,7 +83,8 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: shieldvm run VM [--foreground] [--accept-unclean-stop]\n"
-		"                       [--stop-timeout S] [host agent options]\n"
+		"                       [--stop-timeout S] [--vm-user NAME]\n"
+		"                       [host agent options]\n"
 		"       shieldvm status VM [--json]\n"
 		"       shieldvm stop|poweroff|reset VM\n"
 		"\n"
@@ -99,6 +100,8 @@ static void run_usage(FILE *f)
 		"  --accept-unclean-stop   start although the last run did not stop cleanly\n"
 		"                          (its vTPM state and VARS cannot be checked)\n"
 		"  --stop-timeout S        seconds between the power button and quit (%d)\n"
+		"  --vm-user NAME          run QEMU and swtpm as this unprivileged user\n"
+		"                          (run as root; default: the supervisor's user)\n"
 		"  --tcti T, --state-dir D, --hgs URL, --ca-file F, --event-log F,\n"
 		"  --no-attest, --quiet    as for `shieldvm host unwrap`\n"
 		"  --json                  (status) machine-readable output\n"
@@ -688,6 +691,7 @@ struct run_opts {
 	bool foreground, accept_unclean;
 	int stop_timeout;
 	int64_t t0_us; /* the command's start (start timings) */
+	const char *vm_user; /* --vm-user; NULL: the supervisor's user */
 };
 
 /* Everything after the fork (or in the foreground): returns 0 or -errno
@@ -741,6 +745,7 @@ static int supervise_vm(const char *dir, const struct vm_def *d,
 	l.vars_template = access(tmpl, R_OK) == 0 ? tmpl : NULL;
 	l.accept_unclean = o->accept_unclean;
 	l.stop_timeout_s = o->stop_timeout;
+	l.vm_user = o->vm_user;
 	l.record = run_record;
 	l.record_ctx = &rc;
 	l.timings = &st;
@@ -874,6 +879,7 @@ enum {
 	OPT_R_FOREGROUND,
 	OPT_R_UNCLEAN,
 	OPT_R_STOP_TIMEOUT,
+	OPT_R_VM_USER,
 	OPT_R_JSON,
 };
 
@@ -950,6 +956,7 @@ int cmd_run(int argc, char **argv)
 		{ "foreground", no_argument, NULL, OPT_R_FOREGROUND },
 		{ "accept-unclean-stop", no_argument, NULL, OPT_R_UNCLEAN },
 		{ "stop-timeout", required_argument, NULL, OPT_R_STOP_TIMEOUT },
+		{ "vm-user", required_argument, NULL, OPT_R_VM_USER },
 		{ "json", no_argument, NULL, OPT_R_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1012,6 +1019,10 @@ int cmd_run(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			o.stop_timeout = (int)u;
+			agent_opt = true;
+			break;
+		case OPT_R_VM_USER:
+			o.vm_user = optarg;
 			agent_opt = true;
 			break;
 		case OPT_R_JSON:

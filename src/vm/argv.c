@@ -61,6 +61,12 @@ static int opt_path(const char *what, const char *p, struct err *e)
 	return 0;
 }
 
+#define QMP_CHARDEV_ID "qmp"
+#define QMP_MON "chardev=" QMP_CHARDEV_ID ",mode=control"
+#define TPM_CHARDEV_ID "chrtpm"
+#define SER_CHARDEV_ID "ser0"
+#define SER_CHARDEV_OPTS ",server=on,wait=off"
+
 /* The lockdown set: these argument pairs, always. */
 static const char *const required[][2] = {
 	{ "-nodefaults", NULL },
@@ -85,12 +91,14 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
+	if (p->qmp_fd < 0 || p->tpm_fd < 0)
+		return err_set(e, EINVAL, "QEMU: no %s fd",
+			       p->qmp_fd < 0 ? "QMP" : "vTPM");
 	if ((r = opt_path("firmware", d->firmware_path, e)) < 0 ||
 	    (r = opt_path("VARS", p->vars, e)) < 0 ||
-	    (r = opt_path("vTPM socket", p->tpm_sock, e)) < 0 ||
-	    (r = opt_path("QMP socket", p->qmp_sock, e)) < 0 ||
 	    (r = opt_path("VM directory", p->dir, e)) < 0 ||
-	    (serial && (r = opt_path("console socket", p->serial_sock, e)) < 0))
+	    (serial && p->serial_fd < 0 &&
+	     (r = err_set(e, EINVAL, "console: no socket fd")) < 0))
 		return r;
 	ADD("%s", p->qemu ? p->qemu : VM_QEMU);
 	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
@@ -112,13 +120,17 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 	ADD("-drive");
 	ADD("if=pflash,format=raw,unit=1,file=%s", p->vars);
 	ADD("-chardev");
-	ADD("socket,id=chrtpm,path=%s", p->tpm_sock);
-	ADD("-qmp");
-	ADD("unix:%s,server=on,wait=off", p->qmp_sock);
+	ADD("socket,id=" TPM_CHARDEV_ID ",fd=%d", p->tpm_fd);
+	/* QMP on an inherited socketpair end: no path anyone else could
+	 * connect to (docs/vm.md, "Lockdown") */
+	ADD("-chardev");
+	ADD("socket,id=" QMP_CHARDEV_ID ",fd=%d", p->qmp_fd);
+	ADD("-mon");
+	ADD("%s", QMP_MON);
 	if (serial) {
 		ADD("-chardev");
-		ADD("socket,id=ser0,path=%s,server=on,wait=off",
-		    p->serial_sock);
+		ADD("socket,id=" SER_CHARDEV_ID ",fd=%d" SER_CHARDEV_OPTS,
+		    p->serial_fd);
 		ADD("-serial");
 		ADD("chardev:ser0");
 	} else {
@@ -157,53 +169,18 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 
 /* Options that never appear (as an option word). */
 static const char *const forbidden_opts[] = {
-	"-kernel",
-	"-initrd",
-	"-append",
-	"-dtb",
-	"-gdb",
-	"-s",
-	"-S",
-	"-mon",
-	"-incoming",
-	"-loadvm",
-	"-daemonize",
-	"-plugin",
-	"-fsdev",
-	"-virtfs",
-	"-netdev",
-	"-nic",
-	"-net",
-	"-usb",
-	"-usbdevice",
-	"-bios",
-	"-pflash",
-	"-hda",
-	"-hdb",
-	"-cdrom",
-	"-snapshot",
-	"-semihosting",
-	"-semihosting-config",
-	"-d",
-	"-D",
-	"-trace",
-	"-chroot",
-	"-runas",
-	"-parallel",
-	"-debugcon",
-	"-virtioconsole",
-	"-spice",
-	"-vnc",
-	"-readconfig",
-	"-writeconfig",
-	"-option-rom",
-	"-fw_cfg",
-	"-mem-path",
-	"-device-list",
-	"-set",
-	"-icount",
-	"-qtest",
-	"-whpx",
+	"-kernel",     "-initrd",   "-qmp",	    "-qmp-pretty",
+	"-append",     "-dtb",	    "-gdb",	    "-s",
+	"-S",	       "-incoming", "-loadvm",	    "-daemonize",
+	"-plugin",     "-fsdev",    "-virtfs",	    "-netdev",
+	"-nic",	       "-net",	    "-usb",	    "-usbdevice",
+	"-bios",       "-pflash",   "-hda",	    "-hdb",
+	"-cdrom",      "-snapshot", "-semihosting", "-semihosting-config",
+	"-d",	       "-D",	    "-trace",	    "-chroot",
+	"-runas",      "-parallel", "-debugcon",    "-virtioconsole",
+	"-spice",      "-vnc",	    "-readconfig",  "-writeconfig",
+	"-option-rom", "-fw_cfg",   "-mem-path",    "-device-list",
+	"-set",	       "-icount",   "-qtest",	    "-whpx",
 };
 
 /* Every option that may appear (an allow-list: anything else, including
@@ -212,12 +189,74 @@ static const char *const allowed_opts[] = {
 	"-nodefaults", "-no-user-config", "-display", "-vga",	 "-monitor",
 	"-accel",      "-sandbox",	  "-machine", "-global", "-tpmdev",
 	"-device",     "-name",		  "-uuid",    "-m",	 "-smp",
-	"-drive",      "-chardev",	  "-qmp",     "-serial", "-object",
+	"-drive",      "-chardev",	  "-mon",     "-serial", "-object",
 	"-blockdev",
 };
 
 /* -device drivers that may appear. */
 static const char *const allowed_devices[] = { "tpm-crb", "virtio-blk-pci" };
+
+/* One of v's comma-separated tokens is tok (prefix: or starts with it). */
+static bool token_in(const char *v, const char *tok, bool prefix)
+{
+	size_t len = strlen(tok);
+
+	while (*v) {
+		size_t n = strcspn(v, ",");
+
+		if ((n == len || (prefix && n > len)) &&
+		    strncmp(v, tok, len) == 0)
+			return true;
+		v += n;
+		if (*v == ',')
+			v++;
+	}
+	return false;
+}
+
+static bool has_token(const char *v, const char *tok)
+{
+	return token_in(v, tok, false);
+}
+
+/* "socket,id=ID,fd=N", N a decimal fd number. */
+static bool is_fd_chardev(const char *v, const char *id)
+{
+	size_t l = strlen(id);
+	const char *d;
+
+	if (strncmp(v, "socket,id=", 10) != 0 || strncmp(v + 10, id, l) != 0 ||
+	    strncmp(v + 10 + l, ",fd=", 4) != 0)
+		return false;
+	d = v + 10 + l + 4;
+	return *d && strlen(d) <= 9 && strspn(d, "0123456789") == strlen(d);
+}
+
+/* "socket,id=ser0,fd=N,server=on,wait=off": a listening socket. */
+static bool is_console_chardev(const char *v)
+{
+	static const char pre[] = "socket,id=" SER_CHARDEV_ID ",fd=";
+	const char *d = v + sizeof(pre) - 1;
+	size_t n;
+
+	if (strncmp(v, pre, sizeof(pre) - 1) != 0)
+		return false;
+	n = strspn(d, "0123456789");
+	return n > 0 && n <= 9 && streq(d + n, SER_CHARDEV_OPTS);
+}
+
+static bool is_qmp_chardev(const char *v)
+{
+	return is_fd_chardev(v, QMP_CHARDEV_ID);
+}
+
+/* "N" (decimal, at most 9 digits) then the end or a ','. */
+static bool fd_value(const char *d)
+{
+	size_t n = strspn(d, "0123456789");
+
+	return n > 0 && n <= 9 && (d[n] == '\0' || d[n] == ',');
+}
 
 /* The first comma-separated token of v is one of list[]. */
 static bool first_token_in(const char *v, const char *const *list, size_t n)
@@ -240,7 +279,7 @@ static bool opt_is(const char *a, const char *opt)
 
 int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 {
-	size_t n = 0, qmp = 0, serial = 0;
+	size_t n = 0, qmp = 0, mon = 0, tpm = 0, serial = 0;
 	bool found[ARRAY_SIZE(required)] = { 0 };
 
 	for (; argv[n]; n++)
@@ -300,19 +339,69 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 			serial++;
 		if (opt_is(a, "-accel") && !streq(v, "tcg") && !streq(v, "kvm"))
 			return err_set(e, EPERM, "QEMU '-accel %s'", v);
-		if (opt_is(a, "-qmp") && ++qmp > 1)
-			return err_set(e, EPERM, "QEMU: more than one -qmp");
-		if (opt_is(a, "-qmp") && strncmp(v, "unix:", 5) != 0)
+		if (opt_is(a, "-mon") && ++mon > 1)
 			return err_set(e, EPERM,
-				       "QEMU '-qmp %s': only a unix socket", v);
+				       "QEMU '-mon %s': more than one monitor",
+				       v);
+		if (opt_is(a, "-mon") && has_token(v, "mode=readline"))
+			return err_set(e, EPERM,
+				       "QEMU '-mon %s': a human monitor (HMP) "
+				       "reads guest memory; only QMP",
+				       v);
+		if (opt_is(a, "-mon") && !streq(v, QMP_MON))
+			return err_set(e, EPERM,
+				       "QEMU '-mon %s': only '" QMP_MON "'", v);
 		if (opt_is(a, "-chardev") && strncmp(v, "socket,", 7) != 0)
 			return err_set(e, EPERM,
 				       "QEMU '-chardev %s': only sockets", v);
+		if (opt_is(a, "-chardev") &&
+		    has_token(v, "id=" QMP_CHARDEV_ID) && !is_qmp_chardev(v))
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': QMP only on the "
+				       "supervisor's inherited socket "
+				       "(socket,id=" QMP_CHARDEV_ID
+				       ",fd=N), never on a path",
+				       v);
+		if (opt_is(a, "-chardev") && is_qmp_chardev(v) && ++qmp > 1)
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': a second QMP chardev",
+				       v);
+		if (opt_is(a, "-chardev") &&
+		    has_token(v, "id=" TPM_CHARDEV_ID) &&
+		    !is_fd_chardev(v, TPM_CHARDEV_ID))
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': the vTPM only on "
+				       "the socketpair to swtpm "
+				       "(socket,id=" TPM_CHARDEV_ID
+				       ",fd=N), never on a path",
+				       v);
+		if (opt_is(a, "-chardev") && is_fd_chardev(v, TPM_CHARDEV_ID) &&
+		    ++tpm > 1)
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': a second vTPM "
+				       "chardev",
+				       v);
 		if (opt_is(a, "-chardev") && strstr(v, "id=ser0") &&
 		    !allow_serial)
 			return err_set(e, EPERM,
 				       "QEMU '-chardev %s': a console chardev "
 				       "for a VM that may have none",
+				       v);
+		if (opt_is(a, "-chardev") &&
+		    has_token(v, "id=" SER_CHARDEV_ID) &&
+		    !is_console_chardev(v))
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': the console only on "
+				       "the socket the supervisor bound "
+				       "(socket,id=" SER_CHARDEV_ID
+				       ",fd=N" SER_CHARDEV_OPTS ")",
+				       v);
+		if (opt_is(a, "-chardev") && !is_qmp_chardev(v) &&
+		    !is_fd_chardev(v, TPM_CHARDEV_ID) &&
+		    !is_console_chardev(v) && token_in(v, "fd=", true))
+			return err_set(e, EPERM,
+				       "QEMU '-chardev %s': an inherited fd is "
+				       "only for QMP, the vTPM and the console",
 				       v);
 		if (opt_is(a, "-sandbox") && !streq(v, required[6][1]))
 			return err_set(e, EPERM, "QEMU '-sandbox %s'", v);
@@ -361,8 +450,16 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 				       required[k][0],
 				       required[k][1] ? " " : "",
 				       required[k][1] ? required[k][1] : "");
-	if (qmp != 1)
-		return err_set(e, EPERM, "QEMU command line lacks -qmp");
+	if (qmp != 1 || mon != 1)
+		return err_set(e, EPERM,
+			       "QEMU command line lacks its QMP monitor "
+			       "('-chardev socket,id=" QMP_CHARDEV_ID
+			       ",fd=N -mon " QMP_MON "')");
+	if (tpm != 1)
+		return err_set(e, EPERM,
+			       "QEMU command line lacks its vTPM chardev "
+			       "('-chardev socket,id=" TPM_CHARDEV_ID
+			       ",fd=N')");
 	if (serial != 1)
 		return err_set(e, EPERM,
 			       "QEMU command line needs exactly one -serial "
@@ -378,19 +475,19 @@ int vm_swtpm_argv(const struct vm_swtpm_params *p, struct vm_argv *ret,
 
 	memset(ret, 0, sizeof(*ret));
 	if ((r = opt_path("vTPM state", p->state_dir, e)) < 0 ||
-	    (r = opt_path("vTPM socket", p->ctrl_sock, e)) < 0 ||
 	    (p->log_file && (r = opt_path("swtpm log", p->log_file, e)) < 0) ||
 	    (p->pid_file && (r = opt_path("swtpm pid", p->pid_file, e)) < 0))
 		return r;
-	if (p->key_fd < 0)
-		return err_set(e, EINVAL, "swtpm: no key fd");
+	if (p->key_fd < 0 || p->ctrl_fd < 0)
+		return err_set(e, EINVAL, "swtpm: no %s fd",
+			       p->key_fd < 0 ? "key" : "control channel");
 	ADD("%s", p->swtpm ? p->swtpm : VM_SWTPM);
 	ADD("socket");
 	ADD("--tpm2");
 	ADD("--tpmstate");
 	ADD("dir=%s,mode=0600", p->state_dir);
 	ADD("--ctrl");
-	ADD("type=unixio,path=%s,mode=0600", p->ctrl_sock);
+	ADD("type=unixio,clientfd=%d", p->ctrl_fd);
 	ADD("--key");
 	ADD("fd=%d,mode=aes-256-cbc,format=binary,remove=false", p->key_fd);
 	ADD("--log");
@@ -411,7 +508,7 @@ int vm_swtpm_argv(const struct vm_swtpm_params *p, struct vm_argv *ret,
 
 int vm_swtpm_argv_check(char *const *argv, struct err *e)
 {
-	bool key = false, state = false;
+	bool key = false, state = false, ctrl = false;
 
 	for (size_t i = 1; argv[i]; i++) {
 		const char *a = argv[i], *v = argv[i + 1];
@@ -432,14 +529,26 @@ int vm_swtpm_argv_check(char *const *argv, struct err *e)
 			key = true;
 		if (streq(a, "--tpmstate"))
 			state = true;
+		if (streq(a, "--ctrl") &&
+		    !(v && strncmp(v, "type=unixio,clientfd=", 21) == 0 &&
+		      fd_value(v + 21)))
+			return err_set(e, EPERM,
+				       "swtpm '--ctrl %s': the control channel "
+				       "only on the socketpair to QEMU "
+				       "(type=unixio,clientfd=N), never on a "
+				       "path or a port",
+				       v ? v : "");
+		if (streq(a, "--ctrl"))
+			ctrl = true;
 		if (streq(a, "--migration-key") || streq(a, "--daemon") ||
 		    streq(a, "-d") || streq(a, "--server"))
 			return err_set(e, EPERM,
 				       "swtpm option '%s' not allowed", a);
 	}
-	if (!state || !key)
+	if (!state || !key || !ctrl)
 		return err_set(e, EPERM, "swtpm command line lacks %s",
 			       !state ? "--tpmstate" :
-					"--key fd=N,mode=aes-256-cbc");
+			       !key   ? "--key fd=N,mode=aes-256-cbc" :
+					"--ctrl type=unixio,clientfd=N");
 	return 0;
 }

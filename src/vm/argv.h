@@ -21,12 +21,15 @@ void vm_argv_clear(struct vm_argv *a);
 
 struct vm_qemu_params {
 	const struct vm_def *def;
-	const char *dir;      /* the VM directory (disk files are relative) */
-	const char *vars;     /* the decrypted VARS copy (runtime dir) */
-	const char *tpm_sock; /* swtpm's control socket */
-	const char *qmp_sock; /* the supervisor's QMP socket */
-	const char *serial_sock; /* console socket; used only when allowed */
-	const char *qemu;	 /* binary; NULL: VM_QEMU */
+	const char *dir;  /* the VM directory (disk files are relative) */
+	const char *vars; /* the decrypted VARS copy (runtime dir) */
+	int tpm_fd;	  /* QEMU's end of the socketpair to swtpm's
+			     control channel (inherited; no path) */
+	int qmp_fd;	  /* QEMU's end of the supervisor's QMP
+			     socketpair (inherited; no path) */
+	int serial_fd;	  /* console: a listening socket the supervisor bound
+			     (RUN/console.sock); used only when allowed */
+	const char *qemu; /* binary; NULL: VM_QEMU */
 	int disk_key_fd[VM_DISKS_MAX]; /* per qcow2-luks disk: fd of its
 					   passphrase (a memfd), -1 for raw */
 };
@@ -41,7 +44,8 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 		 struct err *e);
 
 /* The lockdown check: every required option present, nothing forbidden
- * (-kernel, -initrd, -append, -gdb, -s, a monitor, a serial port unless
+ * (-kernel, -initrd, -append, -gdb, -s, a monitor other than the one QMP
+ * monitor on an inherited fd, -qmp, a serial port unless
  * allow_serial, virtio-serial / guest agent / 9p / vhost-user / vfio /
  * ivshmem devices, -incoming, -loadvm, -daemonize, -plugin, ...).
  * -EPERM with the offending argument named. */
@@ -49,17 +53,19 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e);
 
 struct vm_swtpm_params {
 	const char *state_dir; /* DIR/vtpm */
-	const char *ctrl_sock; /* the control socket QEMU connects to */
+	int ctrl_fd;	       /* swtpm's end of the socketpair to QEMU
+				  (--ctrl type=unixio,clientfd=N) */
 	const char *log_file;  /* NULL: no log */
 	const char *pid_file;  /* NULL: none */
 	int key_fd;	       /* 32 raw bytes: the vTPM state key */
 	const char *swtpm;     /* binary; NULL: VM_SWTPM */
 };
 
-/* swtpm socket --tpm2 --tpmstate dir=...,mode=0600 --ctrl type=unixio,...
+/* swtpm socket --tpm2 --tpmstate dir=...,mode=0600 --ctrl
+ * type=unixio,clientfd=N
  * --key fd=N,mode=aes-256-cbc,format=binary,remove=false --log
  * file=...,level=1 --terminate; checked: never a log level above 1, never
- * a state without --key. */
+ * a state without --key, the control channel only on the inherited fd. */
 int vm_swtpm_argv(const struct vm_swtpm_params *p, struct vm_argv *ret,
 		  struct err *e);
 int vm_swtpm_argv_check(char *const *argv, struct err *e);

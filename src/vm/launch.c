@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <linux/magic.h>
 #include <poll.h>
@@ -29,6 +30,7 @@
 #include "common/util.h"
 #include "host/secmem.h"
 #include "vm/argv.h"
+#include "vm/child.h"
 #include "vm/control.h"
 #include "vm/filter.h"
 #include "vm/image.h"
@@ -144,37 +146,12 @@ static int memfd_with(const char *name, const void *buf, size_t len,
 	return fd;
 }
 
-/* fork + exec argv with exactly the keep[] fds inherited (besides 0-2:
- * stdin /dev/null, stdout and stderr to our stderr); the child dies with
- * us (PR_SET_PDEATHSIG). */
+/* fork + exec argv with exactly the keep[] fds inherited (vm_spawn),
+ * as the supervisor's user. */
 static int spawn(char *const *argv, const int *keep, size_t n_keep, pid_t *ret,
 		 struct err *e)
 {
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return err_set(e, errno, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(127);
-		if (null >= 0)
-			dup2(null, 0);
-		dup2(2, 1);
-		for (size_t i = 0; i < n_keep; i++)
-			if (keep[i] >= 0)
-				fcntl(keep[i], F_SETFD, 0);
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		execvp(argv[0], argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	*ret = pid;
-	return 0;
+	return vm_spawn(argv, keep, n_keep, NULL, ret, e);
 }
 
 static int wait_exit(pid_t pid, int timeout_ms, int *status)
@@ -194,29 +171,6 @@ static int wait_exit(pid_t pid, int timeout_ms, int *status)
 	}
 }
 
-static int wait_socket(const char *path, pid_t pid, int timeout_ms,
-		       const char *what, struct err *e)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	struct stat st;
-	int status;
-
-	while (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return err_set(e, ECHILD,
-				       "%s exited (status %d) before its "
-				       "socket appeared: see %s",
-				       what, WEXITSTATUS(status), VM_LOG_FILE);
-		if (now_ms() > deadline)
-			return err_set(e, ETIMEDOUT,
-				       "%s: its socket %s did not appear in "
-				       "%d ms",
-				       what, path, timeout_ms);
-		usleep(10 * 1000);
-	}
-	return 0;
-}
-
 static int path_join(char *out, size_t max, const char *a, const char *b,
 		     struct err *e)
 {
@@ -224,6 +178,93 @@ static int path_join(char *out, size_t max, const char *a, const char *b,
 
 	if (n < 0 || (size_t)n >= max)
 		return err_set(e, ENAMETOOLONG, "%s/%s: path too long", a, b);
+	return 0;
+}
+
+/* path (not a symlink) to uid:gid with mode; uid -1: the owner stays. */
+static int give(const char *path, uid_t uid, gid_t gid, mode_t mode,
+		struct err *e)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return err_set(e, errno, "%s: %s", path, strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return err_set(e, ELOOP, "%s: a symlink", path);
+	if (lchown(path, uid, gid) < 0 || chmod(path, mode) < 0)
+		return err_set(e, errno, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* What QEMU and swtpm open by path becomes the VM user's, and no more:
+ * the VM directory and the runtime directory root's with the user's group
+ * and mode 0710 (search only: vm.json, kp, secrets, vars.enc, the logs
+ * and the control socket stay root's 0600), vtpm/ and its files, each
+ * disk, the decrypted VARS copy and swtpm's log the user's (0700 / 0600);
+ * a directory between the VM directory and a disk 0710 like the VM
+ * directory. The key memfds and the socketpairs are inherited fds. */
+static int give_to_user(const struct vm_launch *l, const struct vm_user *u,
+			const char *rundir, const char *vtpm,
+			const char *run_vars, const char *tlog, struct err *e)
+{
+	DIR *d;
+	char p[VM_PATH_MAX + 64];
+	struct dirent *de;
+	struct stat st;
+	int r;
+
+	/* the base of the runtime directories (/run/shieldvm), which
+	 * runtime_clear_stale made 0700: searchable by all, not listable
+	 * (each VM's directory keeps its own mode) */
+	snprintf(p, sizeof(p), "%s", rundir);
+	*strrchr(p, '/') = '\0';
+	if (stat(p, &st) < 0)
+		return err_set(e, errno, "%s: %s", p, strerror(errno));
+	if (st.st_uid == geteuid() && (st.st_mode & 0711) != 0711 &&
+	    chmod(p, (st.st_mode & 07777) | 0711) < 0)
+		return err_set(e, errno, "%s: %s", p, strerror(errno));
+	if ((r = give(l->dir, (uid_t)-1, u->gid, 0710, e)) < 0 ||
+	    (r = give(rundir, (uid_t)-1, u->gid, 0710, e)) < 0 ||
+	    (r = give(vtpm, u->uid, u->gid, 0700, e)) < 0 ||
+	    (r = give(run_vars, u->uid, u->gid, 0600, e)) < 0)
+		return r;
+	r = file_write(tlog, "", 0, 0600, e);
+	if (r == 0)
+		r = give(tlog, u->uid, u->gid, 0600, e);
+	if (r < 0)
+		return r;
+	d = opendir(vtpm);
+	if (!d)
+		return err_set(e, errno, "%s: %s", vtpm, strerror(errno));
+	while ((de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		r = path_join(p, sizeof(p), vtpm, de->d_name, e);
+		if (r == 0)
+			r = give(p, u->uid, u->gid, 0600, e);
+		if (r < 0) {
+			closedir(d);
+			return r;
+		}
+	}
+	closedir(d);
+	for (size_t i = 0; i < l->def->n_disks; i++) {
+		char *slash;
+
+		r = path_join(p, sizeof(p), l->dir, l->def->disks[i].file, e);
+		if (r == 0)
+			r = give(p, u->uid, u->gid, 0600, e);
+		if (r < 0)
+			return r;
+		/* the directories in between (vm_def_parse: inside DIR) */
+		while ((slash = strrchr(p, '/')) &&
+		       (size_t)(slash - p) > strlen(l->dir)) {
+			*slash = '\0';
+			r = give(p, (uid_t)-1, u->gid, 0710, e);
+			if (r < 0)
+				return r;
+		}
+	}
 	return 0;
 }
 
@@ -1158,15 +1199,17 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	bool started = false, created_vars = false;
 	char rundir[VM_PATH_MAX], vtpm[VM_PATH_MAX + 64],
 		vars[VM_PATH_MAX + 64], run_vars[VM_PATH_MAX + 64],
-		ctl[VM_PATH_MAX + 64], qmp[VM_PATH_MAX + 64],
-		tpm[VM_PATH_MAX + 64], con[VM_PATH_MAX + 64],
+		ctl[VM_PATH_MAX + 64], con[VM_PATH_MAX + 64],
 		tlog[VM_PATH_MAX + 64];
-	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX];
+	int disk_fds[VM_DISKS_MAX], keep[VM_DISKS_MAX + 3];
 	int tfd = -1, lfd = -1, sfd = -1, status = 0, r;
 	int64_t t_phase = 0; /* start timings */
 	bool have_rundir = false, qemu_never_ran = false;
 	uint8_t vtpm_before[VM_DIGEST_SIZE];
 	off_t log_from = -1;
+	int qmp_fds[2] = { -1, -1 }, tpm_fds[2] = { -1, -1 }, con_fd = -1;
+	struct vm_child child = { .exec_fd = -1 };
+	struct vm_user user = { .name = "" };
 	sigset_t mask;
 	size_t n_keep = 0;
 
@@ -1187,12 +1230,25 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 	    (r = path_join(run_vars, sizeof(run_vars), rundir, VM_RUN_VARS,
 			   e)) < 0 ||
 	    (r = path_join(ctl, sizeof(ctl), rundir, VM_RUN_CONTROL, e)) < 0 ||
-	    (r = path_join(qmp, sizeof(qmp), rundir, VM_RUN_QMP, e)) < 0 ||
-	    (r = path_join(tpm, sizeof(tpm), rundir, VM_RUN_TPM, e)) < 0 ||
 	    (r = path_join(con, sizeof(con), rundir, VM_RUN_CONSOLE, e)) < 0 ||
 	    (r = path_join(tlog, sizeof(tlog), rundir, VM_RUN_SWTPM_LOG, e)) <
 		    0)
 		goto out;
+
+	/* the user QEMU and swtpm run as */
+	if (l->vm_user) {
+		r = vm_user_resolve(l->vm_user, &user, e);
+		if (r < 0)
+			goto out;
+	}
+	if (user.name[0])
+		logf_("QEMU and swtpm run as user %s (uid %u gid %u)",
+		      user.name, (unsigned)user.uid, (unsigned)user.gid);
+	else
+		logf_("QEMU and swtpm run as the supervisor's user (uid %u)%s",
+		      (unsigned)geteuid(),
+		      geteuid() == 0 ? ": no VM user configured (--vm-user)" :
+				       "");
 
 	/* checks before anything starts */
 	r = runtime_clear_stale(rundir, e);
@@ -1255,6 +1311,29 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		if (l->timings)
 			l->timings->vars_us = vm_mono_us() - t_phase;
 	}
+	if (user.name[0]) {
+		const char *paths[5 + VM_DISKS_MAX] = {
+			l->dir, vtpm, run_vars, tlog, l->def->firmware_path,
+		};
+		int modes[5 + VM_DISKS_MAX] = {
+			X_OK, R_OK | W_OK | X_OK, R_OK | W_OK, W_OK, R_OK,
+		};
+		char disk[VM_DISKS_MAX][VM_PATH_MAX + 64];
+		size_t n = 5;
+
+		r = give_to_user(l, &user, rundir, vtpm, run_vars, tlog, e);
+		for (size_t i = 0; r == 0 && i < l->def->n_disks; i++) {
+			r = path_join(disk[i], sizeof(disk[i]), l->dir,
+				      l->def->disks[i].file, e);
+			paths[n] = disk[i];
+			modes[n++] = R_OK | W_OK;
+		}
+		if (r == 0)
+			r = vm_user_check_access(&user, paths, modes, n, e);
+		if (r < 0)
+			goto out;
+		child.user = &user;
+	}
 
 	/* signals: handled through a signalfd from here on */
 	sigemptyset(&mask);
@@ -1275,10 +1354,16 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		r = tfd;
 		goto out;
 	}
+	/* swtpm's control channel: a socketpair, swtpm and QEMU inherit
+	 * one end each (no socket path anyone could connect to) */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tpm_fds) < 0) {
+		r = err_set(e, errno, "socketpair: %s", strerror(errno));
+		goto out;
+	}
 	{
 		struct vm_swtpm_params tp = {
 			.state_dir = vtpm,
-			.ctrl_sock = tpm,
+			.ctrl_fd = tpm_fds[1],
 			.log_file = tlog,
 			.key_fd = tfd,
 			.swtpm = l->swtpm,
@@ -1294,17 +1379,23 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		goto out;
 	started = true; /* from here on the vTPM state may change */
 	t_phase = vm_mono_us();
-	r = spawn(ta.v, &tfd, 1, &s.swtpm, e);
+	r = vm_exec_copy(ta.v[0], &child.exec_fd, e);
+	if (r == 0) {
+		int fds[2] = { tfd, tpm_fds[1] };
+
+		r = vm_spawn(ta.v, fds, 2, &child, &s.swtpm, e);
+	}
 	close(tfd);
 	tfd = -1;
+	close(tpm_fds[1]);
+	tpm_fds[1] = -1;
+	if (child.exec_fd >= 0)
+		close(child.exec_fd);
+	child.exec_fd = -1;
 	if (r < 0)
 		goto out;
 	logf_("swtpm started (pid %d)", (int)s.swtpm);
-	r = wait_socket(tpm, s.swtpm, VM_START_TIMEOUT_MS, "swtpm", e);
-	if (r < 0) {
-		s.swtpm = -1;
-		goto out;
-	}
+	/* swtpm initialises while QEMU starts: this is its spawn only */
 	if (l->timings)
 		l->timings->swtpm_us = vm_mono_us() - t_phase;
 
@@ -1320,14 +1411,31 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		}
 		keep[n_keep++] = disk_fds[i];
 	}
+	/* QMP: a socketpair, QEMU inherits one end (no path to connect to) */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_fds) < 0) {
+		r = err_set(e, errno, "socketpair: %s", strerror(errno));
+		goto out;
+	}
+	keep[n_keep++] = qmp_fds[1];
+	keep[n_keep++] = tpm_fds[0];
+	/* the console (a VM that may have one): the supervisor binds its
+	 * socket (root's, 0600) and QEMU listens on the inherited fd */
+	if (vm_serial_allowed(l->def)) {
+		con_fd = listen_control(con, e);
+		if (con_fd < 0) {
+			r = con_fd;
+			goto out;
+		}
+		keep[n_keep++] = con_fd;
+	}
 	{
 		struct vm_qemu_params qp = {
 			.def = l->def,
 			.dir = l->dir,
 			.vars = run_vars,
-			.tpm_sock = tpm,
-			.qmp_sock = qmp,
-			.serial_sock = con,
+			.tpm_fd = tpm_fds[0],
+			.qmp_fd = qmp_fds[1],
+			.serial_fd = con_fd,
 			.qemu = l->qemu,
 		};
 
@@ -1338,7 +1446,19 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 		goto out;
 	t_phase = vm_mono_us();
 	log_from = stderr_size();
-	r = spawn(qa.v, keep, n_keep, &s.qemu, e);
+	r = vm_exec_copy(qa.v[0], &child.exec_fd, e);
+	if (r == 0)
+		r = vm_spawn(qa.v, keep, n_keep, &child, &s.qemu, e);
+	if (child.exec_fd >= 0)
+		close(child.exec_fd);
+	child.exec_fd = -1;
+	close(qmp_fds[1]);
+	qmp_fds[1] = -1;
+	close(tpm_fds[0]);
+	tpm_fds[0] = -1;
+	if (con_fd >= 0)
+		close(con_fd);
+	con_fd = -1;
 	for (size_t i = 0; i < VM_DISKS_MAX; i++)
 		if (disk_fds[i] >= 0) {
 			close(disk_fds[i]);
@@ -1355,17 +1475,36 @@ int vm_launch_run(const struct vm_launch *l, struct err *e)
 			OPENSSL_cleanse(k.disk_hex[i], 2 * VM_KEY_SIZE + 1);
 	}
 	logf_("QEMU started (pid %d)", (int)s.qemu);
-	r = vm_qmp_connect(qmp, VM_START_TIMEOUT_MS, &s.qmp, e);
+	r = vm_qmp_open(qmp_fds[0], VM_START_TIMEOUT_MS, &s.qmp, e);
+	qmp_fds[0] = -1; /* owned by s.qmp, or closed */
 	if (r < 0) {
-		err_prefix(e, "QEMU");
+		bool swtpm_died = false;
+		int st;
+
+		/* swtpm no longer has a socket to wait for: a swtpm that
+		 * failed shows here (QEMU cannot start without its vTPM) */
+		if (s.swtpm > 0 && waitpid(s.swtpm, &st, WNOHANG) == s.swtpm) {
+			s.swtpm = -1;
+			swtpm_died = true;
+			err_prefix(e,
+				   "QEMU (swtpm exited first, status %d: see "
+				   "%s)",
+				   WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+				   VM_LOG_FILE);
+		} else {
+			err_prefix(e, "QEMU");
+		}
 		/* QEMU gone at its start (say, a disk it cannot unlock): the
 		 * refusal carries its reason */
 		if (wait_exit(s.qemu, 2000, &status) == 0) {
 			s.qemu = -1;
 			qemu_never_ran = true;
-			if (e)
-				e->msg[0] = '\0';
-			r = qemu_failed(l->def, &qa, status, log_from, e);
+			if (!swtpm_died) {
+				if (e)
+					e->msg[0] = '\0';
+				r = qemu_failed(l->def, &qa, status, log_from,
+						e);
+			}
 		}
 		goto out;
 	}
@@ -1452,6 +1591,14 @@ out:
 		stop_swtpm(s.swtpm);
 	if (tfd >= 0)
 		close(tfd);
+	if (con_fd >= 0)
+		close(con_fd);
+	for (size_t i = 0; i < 2; i++) {
+		if (qmp_fds[i] >= 0)
+			close(qmp_fds[i]);
+		if (tpm_fds[i] >= 0)
+			close(tpm_fds[i]);
+	}
 	if (lfd >= 0)
 		close(lfd);
 	if (sfd >= 0)

@@ -26,8 +26,8 @@
 #define VM_LOG_FILE "supervisor.log"
 /* Files of the runtime directory. */
 #define VM_RUN_CONTROL "control.sock"
-#define VM_RUN_QMP "qmp.sock"
-#define VM_RUN_TPM "swtpm.sock"
+#define VM_RUN_QMP "qmp.sock"	/* now a socketpair: stale dirs only */
+#define VM_RUN_TPM "swtpm.sock" /* now a socketpair: stale dirs only */
 #define VM_RUN_VARS "vars.fd"
 #define VM_RUN_CONSOLE "console.sock"
 #define VM_RUN_SWTPM_LOG "swtpm.log"
@@ -71,6 +71,10 @@ struct vm_launch {
 	int (*record)(void *ctx, const struct host_secrets *s, struct err *e);
 	void *record_ctx;
 	struct vm_start_timings *timings; /* optional: filled and logged */
+	/* QEMU and swtpm run as this unprivileged user (the supervisor must
+	 * be root); NULL: as the supervisor's user (docs/vm.md, "The VM
+	 * user") */
+	const char *vm_user;
 };
 
 /* CLOCK_MONOTONIC in microseconds (the clock of vm_start_timings). */

@@ -24,6 +24,9 @@
 #define VM_CONTROL_TIMEOUT_MS 5000
 #define VM_STOP_TIMEOUT_S 60	  /* ACPI powerdown, then quit */
 #define VM_START_TIMEOUT_MS 10000 /* swtpm / QEMU sockets appear */
+#define VM_EXEC_MAX_SIZE (256 * 1024 * 1024) /* QEMU / swtpm binary copied
+						exec-only */
+#define VM_USER_GROUPS_MAX 64 /* supplementary groups of the VM user */
 
 #define VM_OVMF_CODE "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
 #define VM_OVMF_VARS_MS "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"

@@ -6,7 +6,6 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 
 #include "common/util.h"
@@ -217,44 +216,25 @@ int vm_qmp_event(struct vm_qmp *q, int timeout_ms, json_t **ret, struct err *e)
 	}
 }
 
-int vm_qmp_connect(const char *path, int timeout_ms, struct vm_qmp **ret,
-		   struct err *e)
+int vm_qmp_open(int fd, int timeout_ms, struct vm_qmp **ret, struct err *e)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vm_qmp *q;
 	int64_t deadline = now_ms() + timeout_ms;
 	json_t *greeting = NULL;
 	int r;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_set(e, ENAMETOOLONG, "QMP socket path too long: %s",
-			       path);
-	memcpy(sa.sun_path, path, strlen(path));
+	if (fd < 0)
+		return err_set(e, EBADF, "QMP: no socket");
 	q = calloc(1, sizeof(*q));
-	if (!q)
+	if (!q) {
+		close(fd);
 		return err_set(e, ENOMEM, "out of memory");
-	q->fd = -1;
-	for (;;) {
-		q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (q->fd < 0) {
-			r = err_set(e, errno, "socket: %s", strerror(errno));
-			goto fail;
-		}
-		if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			break;
-		r = errno;
-		close(q->fd);
-		q->fd = -1;
-		if ((r != ENOENT && r != ECONNREFUSED) || now_ms() > deadline) {
-			r = err_set(e, r, "QMP socket %s: %s", path,
-				    strerror(r));
-			goto fail;
-		}
-		usleep(20 * 1000);
 	}
+	q->fd = fd;
 	r = read_msg(q, deadline, &greeting, e);
 	if (r == -ETIMEDOUT)
-		r = err_set(e, ETIMEDOUT, "QMP: no greeting");
+		r = err_set(e, ETIMEDOUT, "QMP: no greeting in %d ms",
+			    timeout_ms);
 	if (r < 0)
 		goto fail;
 	if (!json_object_get(greeting, "QMP")) {

@@ -2,7 +2,9 @@
 /*
  * A QMP client (QEMU Machine Protocol: JSON messages over a unix socket,
  * one per line): greeting, qmp_capabilities, execute, events. Used only by
- * the supervisor, which alone holds the VM's QMP socket.
+ * the supervisor, which alone holds the VM's QMP socket: one end of a
+ * socketpair whose other end QEMU inherits (no path anyone could connect
+ * to; docs/vm.md, "Lockdown").
  */
 #pragma once
 
@@ -14,10 +16,10 @@
 
 struct vm_qmp;
 
-/* Connect (retrying until timeout_ms while the socket does not exist yet),
- * read the greeting, negotiate capabilities. */
-int vm_qmp_connect(const char *path, int timeout_ms, struct vm_qmp **ret,
-		   struct err *e);
+/* Take fd (the supervisor's end of the QMP socketpair; owned from now on,
+ * closed on failure too), read QEMU's greeting within timeout_ms,
+ * negotiate capabilities. -ECONNRESET: QEMU closed its end (it exited). */
+int vm_qmp_open(int fd, int timeout_ms, struct vm_qmp **ret, struct err *e);
 void vm_qmp_close(struct vm_qmp *q);
 
 static inline void vm_qmp_closep(struct vm_qmp **q)

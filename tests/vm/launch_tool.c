@@ -7,6 +7,7 @@
  * with the new digests at the clean stop.
  *
  *   launch_tool DIR [--accept-unclean-stop] [--stop-timeout S]
+ *               [--vm-user NAME]
  *     DIR/vm.json must exist; DIR/secrets is created at the first start.
  *   launch_tool --show DIR      print the secrets' state and digests
  *   launch_tool --request DIR NAME   send {"execute": NAME} to the VM's
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (streq(argv[i], "--accept-unclean-stop"))
 			l.accept_unclean = true;
+		else if (streq(argv[i], "--vm-user") && i + 1 < argc)
+			l.vm_user = argv[++i];
 		else if (streq(argv[i], "--stop-timeout") && i + 1 < argc)
 			l.stop_timeout_s = (int)strtol(argv[++i], NULL, 10);
 		else {

@@ -98,6 +98,37 @@ alive() {
 	return 0
 }
 
+# check_qmp_no_path QEMU_PID: QMP is QEMU's inherited end of a socketpair
+# held by the supervisor; no socket in the runtime directory but the
+# control socket.
+check_qmp_no_path() {
+	local qpid=$1 cl fd socks
+	cl=$(tr '\0' '\n' </proc/"$qpid"/cmdline)
+	grep -qx -- "-mon" <<<"$cl" && grep -qx "chardev=qmp,mode=control" <<<"$cl" ||
+		fail "QEMU has no '-mon chardev=qmp,mode=control'"
+	fd=$(sed -n 's/^socket,id=qmp,fd=\([0-9]*\)$/\1/p' <<<"$cl")
+	[[ -n $fd ]] || fail "QEMU's QMP chardev is not an inherited fd: $(grep qmp <<<"$cl")"
+	grep -q -- "-qmp\|qmp.sock" <<<"$cl" && fail "QEMU has a path-based QMP"
+	[[ ! -e $RUNBASE/$UUID/qmp.sock ]] || fail "qmp.sock exists in the runtime directory"
+	socks=$(find "$RUNBASE/$UUID" -type s -printf '%f\n' | sort | tr '\n' ' ')
+	[[ $socks == "control.sock " ]] || fail "sockets in the runtime directory: $socks"
+	[[ $(readlink /proc/"$qpid"/fd/"$fd") == socket:* ]] || fail "QMP fd $fd is not a socket"
+	pass "QMP and the vTPM over inherited socketpairs (QMP fd $fd), no qmp.sock or swtpm.sock"
+}
+
+# check_exec_only PID WHAT: the process runs an exec-only sealed memfd copy
+# of its binary (mode 0111: exec of an unreadable file makes it
+# non-dumpable)
+check_exec_only() {
+	local exe
+	exe=$(readlink /proc/"$1"/exe)
+	[[ $exe == "/memfd:"* ]] || fail "$2 runs $exe, not its exec-only copy"
+	[[ $(stat -L -c %a /proc/"$1"/exe) == 111 ]] || fail "$2's binary copy is readable"
+	[[ $(awk '/^Max core file size/ {print $5 $6}' /proc/"$1"/limits) == 00 ]] ||
+		fail "$2 may dump core: $(grep Core /proc/"$1"/limits)"
+	pass "$2 runs an exec-only copy ($exe, mode 0111), core limit 0"
+}
+
 secrets_show() { "$LAUNCH_TOOL" --show "$VM"; }
 
 check_stopped_clean() {
@@ -139,6 +170,13 @@ case_lifecycle() {
 	fi
 	tr '\0' ' ' </proc/"$tpid"/cmdline | grep -q -- "--key fd=[0-9]*,mode=aes-256-cbc" ||
 		fail "swtpm runs without --key"
+	tr '\0' ' ' </proc/"$tpid"/cmdline | grep -q -- "--ctrl type=unixio,clientfd=[0-9]* " ||
+		fail "swtpm's control channel is not its socketpair end"
+	tr '\0' '\n' </proc/"$qpid"/cmdline | grep -qx "socket,id=chrtpm,fd=[0-9]*" ||
+		fail "QEMU's vTPM chardev is not its socketpair end"
+	check_qmp_no_path "$qpid"
+	check_exec_only "$qpid" QEMU
+	check_exec_only "$tpid" swtpm
 	# the supervisor is not dumpable: /proc/PID/environ is root-owned and
 	# its core dumps are off (PR_SET_DUMPABLE 0 makes /proc files root's)
 	[[ $(stat -c %U /proc/"$SUP_PID"/mem) == root ]] || fail "supervisor /proc owner"
@@ -303,7 +341,7 @@ case_disks() {
 }
 
 case_console() {
-	local out rc
+	local out rc json qpid
 	# a shielded VM has no console, running or not
 	make_vm
 	rc=0; "$SHIELDVM" console "$VM" --read-only --timeout 1 2>"$TMP/con.err" || rc=$?
@@ -315,12 +353,21 @@ case_console() {
 	# socket, and `shieldvm console` shows what the firmware prints
 	make_vm
 	sed -i 's/"policy": "shielded"/"policy": "encryption-supported"/; s/"console": "none"/"console": "serial"/' "$VM/vm.json"
+	chmod 0600 "$VM/vm.json"
+	chmod 0711 "$TMP"
 	rc=0; "$SHIELDVM" console "$VM" --read-only --timeout 1 2>"$TMP/con.err" || rc=$?
 	[[ $rc == 4 ]] && grep -q "is not running" "$TMP/con.err" ||
 		fail "console of a stopped VM: status $rc, $(cat "$TMP/con.err")"
 	pass "stopped VM: not running (exit 4)"
-	start
-	[[ -S $RUNBASE/$UUID/console.sock ]] || fail "no console socket"
+	# QEMU as nobody: the supervisor binds the console socket (root's,
+	# 0600) and QEMU listens on the inherited fd
+	start --vm-user nobody
+	json=$("$SHIELDVM" status "$VM" --json) || fail "shieldvm status"
+	qpid=$(sed -n 's/.*"qemu_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	tr '\0' '\n' </proc/"$qpid"/cmdline | grep -qx "socket,id=ser0,fd=[0-9]*,server=on,wait=off" ||
+		fail "QEMU's console chardev is not the inherited listening socket"
+	[[ $(stat -c '%u %a %F' "$RUNBASE/$UUID/console.sock") == "0 600 socket" ]] ||
+		fail "console socket: $(stat -c '%u %a %F' "$RUNBASE/$UUID/console.sock")"
 	# OVMF (no bootable disk) reports on the console that it found
 	# nothing to boot; it needs seconds under TCG to get there, so
 	# attaching right after the start loses nothing
@@ -334,8 +381,9 @@ case_console() {
 	grep -a -q "BdsDxe: No bootable option" "$TMP/con.out" ||
 		fail "the console did not show the firmware's output: $(head -c 300 "$TMP/con.out" | cat -v; cat "$TMP/con.err")"
 	kill "$out" 2>/dev/null; wait "$out" 2>/dev/null || true
-	pass "console: $(wc -c <"$TMP/con.out") bytes of firmware output"
+	pass "console: $(wc -c <"$TMP/con.out") bytes of firmware output (QEMU as nobody)"
 	stop_vm
+	check_stopped_clean
 }
 
 # Disk import (vm.json "import"): refusals before anything starts, a qemu-img
@@ -416,6 +464,88 @@ case_import() {
 	start
 	stop_vm
 	pass "second start without the source images"
+}
+
+# QEMU and swtpm as an unprivileged user (nobody): their uid, their files,
+# not dumpable (their /proc files are root's; nobody cannot read them), and
+# everything else still root's.
+case_user() {
+	local json qpid tpid nobody_gid out
+	nobody_gid=$(id -g nobody)
+	make_vm '[{"name": "data", "file": "disks/data.qcow2", "format": "qcow2-luks", "size_mb": 16},
+	          {"name": "report", "file": "disks/report.raw", "format": "raw", "size_mb": 1}]' \
+		'["disk-luks", "disk-raw"]'
+	mkdir -p "$VM/disks" && truncate -s 1M "$VM/disks/report.raw"
+	chmod 0600 "$VM/vm.json" # as vm new writes it
+	start_refused "must run as an unprivileged user" --vm-user root
+	start_refused "no such user" --vm-user no-such-user-shieldvm
+	# the test's directories are 0700: nobody cannot reach the VM
+	start_refused "not accessible to the VM user nobody" --vm-user nobody
+	# the VM's parent directories are the admin's; the runtime base (0700
+	# like /run/shieldvm) the supervisor makes searchable itself
+	chmod 0711 "$TMP"
+	chmod 0700 "$RUNBASE"
+	start --vm-user nobody
+	[[ $(stat -c %a "$RUNBASE") == 711 ]] || fail "runtime base: $(stat -c %a "$RUNBASE")"
+	grep -q "QEMU and swtpm run as user nobody" "$TMP/sup.log" || fail "no user line in the log"
+	json=$("$SHIELDVM" status "$VM" --json) || fail "shieldvm status"
+	grep -q '"state": "running"' <<<"$json" || fail "status: $json"
+	qpid=$(sed -n 's/.*"qemu_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	tpid=$(sed -n 's/.*"swtpm_pid": \([0-9]*\).*/\1/p' <<<"$json")
+	[[ $(ps -o uid= -p "$qpid" | tr -d ' ') == 65534 ]] || fail "QEMU runs as uid $(ps -o uid= -p "$qpid")"
+	[[ $(ps -o uid= -p "$tpid" | tr -d ' ') == 65534 ]] || fail "swtpm runs as uid $(ps -o uid= -p "$tpid")"
+	grep -q "^Groups:[[:space:]]*$nobody_gid[[:space:]]*$\|^Groups:[[:space:]]*$" /proc/"$qpid"/status ||
+		fail "QEMU's groups: $(grep Groups /proc/"$qpid"/status)"
+	grep -q "^NoNewPrivs:[[:space:]]*1" /proc/"$qpid"/status || fail "QEMU without no_new_privs"
+	pass "QEMU and swtpm run as nobody (uid 65534), no_new_privs"
+	# not dumpable: the kernel gives the /proc files of a non-dumpable
+	# process to root, and its own uid may not read its memory or
+	# environment (a dumpable process of nobody's is the control)
+	for p in "$qpid" "$tpid"; do
+		[[ $(stat -c %u /proc/"$p"/environ) == 0 ]] || fail "/proc/$p is not root's: dumpable"
+		if setpriv --reuid nobody --regid "$nobody_gid" --clear-groups cat /proc/"$p"/environ >/dev/null 2>&1; then
+			fail "nobody reads /proc/$p/environ"
+		fi
+		if setpriv --reuid nobody --regid "$nobody_gid" --clear-groups dd if=/proc/"$p"/mem of=/dev/null count=1 2>/dev/null; then
+			fail "nobody opens /proc/$p/mem"
+		fi
+	done
+	setpriv --reuid nobody --regid "$nobody_gid" --clear-groups sleep 30 &
+	local ctl=$!
+	sleep 0.2
+	[[ $(stat -c %u /proc/"$ctl"/environ) == 65534 ]] || fail "control: a dumpable process's /proc is not its user's"
+	setpriv --reuid nobody --regid "$nobody_gid" --clear-groups cat /proc/"$ctl"/environ >/dev/null ||
+		fail "control: nobody cannot read its own dumpable process"
+	kill "$ctl"
+	wait "$ctl" 2>/dev/null || true
+	pass "QEMU and swtpm not dumpable (/proc root's, unreadable by nobody; a dumpable control is readable)"
+	# files: the user's only what QEMU and swtpm open
+	[[ $(stat -c '%u:%g %a' "$VM") == "0:$nobody_gid 710" ]] || fail "VM dir: $(stat -c '%u:%g %a' "$VM")"
+	[[ $(stat -c '%u:%g %a' "$RUNBASE/$UUID") == "0:$nobody_gid 710" ]] || fail "runtime dir: $(stat -c '%u:%g %a' "$RUNBASE/$UUID")"
+	for f in vm.json secrets vars.enc; do
+		[[ $(stat -c '%u %a' "$VM/$f") == "0 600" ]] || fail "$f: $(stat -c '%u %a' "$VM/$f")"
+	done
+	[[ $(stat -c '%u %a' "$RUNBASE/$UUID/control.sock") == "0 600" ]] || fail "control socket not root's"
+	for f in "$VM/disks/data.qcow2" "$VM/disks/report.raw" "$RUNBASE/$UUID/vars.fd"; do
+		[[ $(stat -c '%u %a' "$f") == "65534 600" ]] || fail "$f: $(stat -c '%u %a' "$f")"
+	done
+	[[ $(stat -c '%u %a' "$VM/vtpm") == "65534 700" ]] || fail "vtpm: $(stat -c '%u %a' "$VM/vtpm")"
+	if setpriv --reuid nobody --regid "$nobody_gid" --clear-groups cat "$VM/secrets" >/dev/null 2>&1; then
+		fail "nobody reads the secrets file"
+	fi
+	pass "files: disks, vtpm/, the VARS copy nobody's; vm.json, secrets, vars.enc, the control socket root's"
+	stop_vm
+	check_stopped_clean
+	find "$VM/vtpm" -type f ! -user nobody | grep -q . && fail "vTPM state files not nobody's"
+	# a second run as nobody loads the state swtpm wrote as nobody
+	start --vm-user nobody
+	out=$("$LAUNCH_TOOL" --request "$VM" status) || fail "request status"
+	grep -q '"return"' <<<"$out" || fail "status: $out"
+	"$SHIELDVM" poweroff "$VM" >/dev/null || fail "poweroff"
+	wait "$SUP_PID" || fail "supervisor after poweroff"
+	SUP_PID=
+	check_stopped_clean
+	pass "second run as nobody, clean stop"
 }
 
 "case_$1"

@@ -127,8 +127,8 @@ static void qemu_argv(const struct vm_def *d, struct vm_argv *a)
 {
 	struct vm_qemu_params p = {
 		.def = d, .dir = "/var/lib/vm/t1", .vars = "/run/x/vars.fd",
-		.tpm_sock = "/run/x/swtpm.sock", .qmp_sock = "/run/x/qmp.sock",
-		.serial_sock = "/run/x/console.sock",
+		.tpm_fd = 8, .qmp_fd = 9,
+		.serial_fd = 11,
 		.disk_key_fd = { 7, -1 },
 	};
 	struct err e = { 0 };
@@ -166,8 +166,9 @@ static void test_qemu_lockdown(void **state)
 		{ "-global", "driver=cfi.pflash01,property=secure,value=on" },
 		{ "-device", "tpm-crb,tpmdev=tpm0" },
 		{ "-tpmdev", "emulator,id=tpm0,chardev=chrtpm" },
-		{ "-chardev", "socket,id=chrtpm,path=/run/x/swtpm.sock" },
-		{ "-qmp", "unix:/run/x/qmp.sock,server=on,wait=off" },
+		{ "-chardev", "socket,id=chrtpm,fd=8" },
+		{ "-chardev", "socket,id=qmp,fd=9" },
+		{ "-mon", "chardev=qmp,mode=control" },
 		{ "-drive", "if=pflash,format=raw,unit=0,readonly=on,file="
 			    VM_OVMF_CODE },
 		{ "-drive", "if=pflash,format=raw,unit=1,file=/run/x/vars.fd" },
@@ -175,7 +176,8 @@ static void test_qemu_lockdown(void **state)
 	static const char *const never[] = {
 		"-kernel", "-initrd", "-append", "-gdb", "-s", "-S",
 		"virtio-serial", "virtserialport", "guest_agent", "virtfs",
-		"9p", "vhost-user", "-mon", "-incoming",
+		"9p", "vhost-user", "-qmp", "qmp.sock", "unix:", "swtpm.sock",
+		"-incoming",
 	};
 	struct vm_def d;
 	struct vm_argv a;
@@ -207,12 +209,17 @@ static void test_qemu_lockdown(void **state)
 			if (pol && serial) {
 				assert_true(has_pair(&a, "-serial",
 						     "chardev:ser0"));
+				assert_true(has_pair(
+					&a, "-chardev",
+					"socket,id=ser0,fd=11,server=on,"
+					"wait=off"));
 				assert_false(has_pair(&a, "-serial", "none"));
 			} else {
 				assert_true(has_pair(&a, "-serial", "none"));
 				assert_false(has_pair(&a, "-serial",
 						      "chardev:ser0"));
 				assert_false(has_substr(&a, "console.sock"));
+				assert_false(has_substr(&a, "id=ser0"));
 			}
 			/* the disk key only by fd */
 			assert_true(has_pair(
@@ -229,7 +236,7 @@ static void test_qemu_lockdown(void **state)
 	{
 		struct vm_qemu_params p = {
 			.def = &d, .dir = "/v", .vars = "/r/v",
-			.tpm_sock = "/r/t", .qmp_sock = "/r/q",
+			.tpm_fd = 8, .qmp_fd = 9,
 			.disk_key_fd = { -1, -1 },
 		};
 		assert_int_equal(vm_qemu_argv(&p, &a, &e), -EINVAL);
@@ -238,7 +245,7 @@ static void test_qemu_lockdown(void **state)
 	{
 		struct vm_qemu_params p = {
 			.def = &d, .dir = "/v,x", .vars = "/r/v",
-			.tpm_sock = "/r/t", .qmp_sock = "/r/q",
+			.tpm_fd = 8, .qmp_fd = 9,
 			.disk_key_fd = { 7, -1 },
 		};
 		assert_int_equal(vm_qemu_argv(&p, &a, &e), -EINVAL);
@@ -259,6 +266,18 @@ static void test_qemu_forbidden(void **state)
 		{ "-monitor", "stdio" },
 		{ "-monitor", "unix:/tmp/m,server" },
 		{ "-mon", "chardev=c" },
+		{ "-mon", "chardev=qmp,mode=control" },
+		{ "-mon", "chardev=qmp,mode=readline" },
+		{ "-mon", "chardev=qmp" },
+		{ "-qmp", "stdio" },
+		{ "-qmp-pretty", "unix:/tmp/q,server=on,wait=off" },
+		{ "-chardev", "socket,id=qmp,fd=10" },
+		{ "-chardev", "socket,id=qmp,path=/tmp/q,server=on,wait=off" },
+		{ "-chardev", "socket,id=c2,fd=10" },
+		{ "-chardev", "socket,id=chrtpm,fd=10" },
+		{ "-chardev", "socket,id=chrtpm,path=/tmp/t" },
+		{ "-chardev", "socket,id=ser0,fd=11,server=on,wait=off" },
+		{ "-chardev", "socket,id=c2,path=/tmp/x,fd=10" },
 		{ "-serial", "stdio" },
 		{ "-serial", "chardev:ser0" },
 		{ "-chardev", "socket,id=ser0,path=/tmp/s,server=on" },
@@ -357,11 +376,133 @@ static void test_qemu_forbidden(void **state)
 	vm_argv_clear(&a);
 }
 
+/* The one QMP monitor: on the supervisor's inherited socketpair end, in
+ * control mode; each replacement of it is refused with its reason. */
+static void test_qemu_qmp(void **state)
+{
+	static const struct {
+		const char *opt, *from, *to, *msg;
+	} repl[] = {
+		{ "-chardev", "socket,id=qmp,fd=9",
+		  "socket,id=qmp,path=/run/x/qmp.sock,server=on,wait=off",
+		  "never on a path" },
+		{ "-chardev", "socket,id=qmp,fd=9", "socket,id=qmp,fd=9x",
+		  "never on a path" },
+		{ "-chardev", "socket,id=qmp,fd=9", "socket,id=qmp,fd=",
+		  "never on a path" },
+		{ "-chardev", "socket,id=qmp,fd=9",
+		  "socket,id=qmp,fd=9,server=on", "never on a path" },
+		{ "-chardev", "socket,id=qmp,fd=9", "socket,id=mon2,fd=9",
+		  "only for QMP, the vTPM and the console" },
+		{ "-chardev", "socket,id=chrtpm,fd=8",
+		  "socket,id=chrtpm,path=/run/x/swtpm.sock", "never on a path" },
+		{ "-chardev", "socket,id=chrtpm,fd=8",
+		  "socket,id=chrtpm,fd=8,server=on", "never on a path" },
+		{ "-mon", "chardev=qmp,mode=control", "chardev=qmp,mode=readline",
+		  "human monitor" },
+		{ "-mon", "chardev=qmp,mode=control", "chardev=qmp",
+		  "only 'chardev=qmp,mode=control'" },
+		{ "-mon", "chardev=qmp,mode=control",
+		  "chardev=chrtpm,mode=control",
+		  "only 'chardev=qmp,mode=control'" },
+		{ "-mon", "chardev=qmp,mode=control", "chardev=qmp,mode=control,pretty=on",
+		  "only 'chardev=qmp,mode=control'" },
+	};
+	struct vm_def d;
+	struct vm_argv a;
+	struct err e = { 0 };
+
+	(void)state;
+	make_def(&d, KP_POLICY_SHIELDED, false);
+	for (size_t i = 0; i < ARRAY_SIZE(repl); i++) {
+		bool done = false;
+
+		qemu_argv(&d, &a);
+		for (size_t k = 1; k + 1 < a.n && !done; k++)
+			if (streq(a.v[k], repl[i].opt) &&
+			    streq(a.v[k + 1], repl[i].from)) {
+				free(a.v[k + 1]);
+				a.v[k + 1] = strdup(repl[i].to);
+				done = true;
+			}
+		assert_true(done);
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(vm_qemu_argv_check(a.v, false, &e), -EPERM);
+		if (!strstr(err_str(&e), repl[i].msg))
+			fail_msg("'%s %s': '%s', expected '%s'", repl[i].opt,
+				 repl[i].to, err_str(&e), repl[i].msg);
+		vm_argv_clear(&a);
+	}
+	/* the console of a VM that may have one: only on the bound fd */
+	{
+		static const char *const bad_con[] = {
+			"socket,id=ser0,path=/run/x/console.sock,server=on,"
+			"wait=off",
+			"socket,id=ser0,fd=11,server=on,wait=on",
+			"socket,id=ser0,fd=11",
+			"socket,id=ser0,fd=11,server=on,wait=off,logfile=/x",
+		};
+
+		make_def(&d, KP_POLICY_ENCRYPTION_SUPPORTED, true);
+		for (size_t i = 0; i < ARRAY_SIZE(bad_con); i++) {
+			qemu_argv(&d, &a);
+			memset(&e, 0, sizeof(e));
+			check_ok(vm_qemu_argv_check(a.v, true, &e), &e);
+			for (size_t k = 1; k + 1 < a.n; k++)
+				if (strncmp(a.v[k + 1], "socket,id=ser0,",
+					    15) == 0) {
+					free(a.v[k + 1]);
+					a.v[k + 1] = strdup(bad_con[i]);
+				}
+			assert_int_equal(vm_qemu_argv_check(a.v, true, &e),
+					 -EPERM);
+			if (!strstr(err_str(&e), "the console only on"))
+				fail_msg("'%s': %s", bad_con[i], err_str(&e));
+			vm_argv_clear(&a);
+		}
+		make_def(&d, KP_POLICY_SHIELDED, false);
+	}
+	/* -qmp in any form: a named refusal */
+	qemu_argv(&d, &a);
+	a.v[a.n++] = strdup("-qmp");
+	a.v[a.n++] = strdup("unix:/run/x/qmp.sock,server=on,wait=off");
+	a.v[a.n] = NULL;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(vm_qemu_argv_check(a.v, false, &e), -EPERM);
+	if (!strstr(err_str(&e), "'-qmp' is forbidden"))
+		fail_msg("-qmp: %s", err_str(&e));
+	vm_argv_clear(&a);
+	/* no monitor at all: refused */
+	qemu_argv(&d, &a);
+	for (size_t k = 1; k + 1 < a.n; k++)
+		if (streq(a.v[k], "-mon")) {
+			free(a.v[k]);
+			free(a.v[k + 1]);
+			memmove(&a.v[k], &a.v[k + 2],
+				(a.n - k - 1) * sizeof(a.v[0]));
+			a.n -= 2;
+			break;
+		}
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(vm_qemu_argv_check(a.v, false, &e), -EPERM);
+	assert_non_null(strstr(err_str(&e), "lacks its QMP monitor"));
+	vm_argv_clear(&a);
+	/* the builder wants an fd */
+	{
+		struct vm_qemu_params p = {
+			.def = &d, .dir = "/v", .vars = "/r/v",
+			.tpm_fd = 8, .qmp_fd = -1,
+			.disk_key_fd = { 7, -1 },
+		};
+		assert_int_equal(vm_qemu_argv(&p, &a, &e), -EINVAL);
+	}
+}
+
 static void test_swtpm(void **state)
 {
 	struct vm_swtpm_params p = {
 		.state_dir = "/var/lib/vm/t1/vtpm",
-		.ctrl_sock = "/run/x/swtpm.sock",
+		.ctrl_fd = 6,
 		.log_file = "/run/x/swtpm.log",
 		.key_fd = 5,
 	};
@@ -376,8 +517,7 @@ static void test_swtpm(void **state)
 	assert_true(has_pair(&a, "--tpm2", NULL) || has_substr(&a, "--tpm2"));
 	assert_true(has_pair(&a, "--tpmstate",
 			     "dir=/var/lib/vm/t1/vtpm,mode=0600"));
-	assert_true(has_pair(&a, "--ctrl",
-			     "type=unixio,path=/run/x/swtpm.sock,mode=0600"));
+	assert_true(has_pair(&a, "--ctrl", "type=unixio,clientfd=6"));
 	assert_true(has_pair(&a, "--key", "fd=5,mode=aes-256-cbc,"
 					  "format=binary,remove=false"));
 	assert_true(has_pair(&a, "--log", "file=/run/x/swtpm.log,level=1"));
@@ -408,6 +548,43 @@ static void test_swtpm(void **state)
 
 		assert_int_equal(vm_swtpm_argv_check(v, &e), -EPERM);
 	}
+	/* the control channel only on the inherited socketpair end */
+	{
+		static const char *const bad_ctrl[] = {
+			"type=unixio,path=/run/x/swtpm.sock,mode=0600",
+			"type=tcp,port=2322",
+			"type=unixio,fd=6",
+			"type=unixio,clientfd=",
+			"type=unixio,clientfd=6x",
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(bad_ctrl); i++) {
+			char *v[] = { (char *)"swtpm", (char *)"socket",
+				      (char *)"--tpmstate", (char *)"dir=/x",
+				      (char *)"--key",
+				      (char *)"fd=5,mode=aes-256-cbc,format=binary",
+				      (char *)"--ctrl", (char *)bad_ctrl[i],
+				      NULL };
+
+			memset(&e, 0, sizeof(e));
+			assert_int_equal(vm_swtpm_argv_check(v, &e), -EPERM);
+			assert_non_null(strstr(err_str(&e), "socketpair"));
+		}
+	}
+	{
+		char *v[] = { (char *)"swtpm", (char *)"socket",
+			      (char *)"--tpmstate", (char *)"dir=/x",
+			      (char *)"--key",
+			      (char *)"fd=5,mode=aes-256-cbc,format=binary",
+			      NULL };
+
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(vm_swtpm_argv_check(v, &e), -EPERM);
+		assert_non_null(strstr(err_str(&e), "lacks --ctrl"));
+	}
+	p.ctrl_fd = -1;
+	assert_int_equal(vm_swtpm_argv(&p, &a, &e), -EINVAL);
+	p.ctrl_fd = 6;
 	p.key_fd = -1;
 	assert_int_equal(vm_swtpm_argv(&p, &a, &e), -EINVAL);
 }
@@ -620,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_key_labels),
 		cmocka_unit_test(test_qemu_lockdown),
 		cmocka_unit_test(test_qemu_forbidden),
+		cmocka_unit_test(test_qemu_qmp),
 		cmocka_unit_test(test_swtpm),
 		cmocka_unit_test(test_vars),
 		cmocka_unit_test(test_secrets_v1_upgrade),
