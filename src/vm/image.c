@@ -14,24 +14,10 @@
 #include "common/hex.h"
 #include "common/util.h"
 #include "vm/limits.h"
+#include "vm/qcow2.h"
 
 #define QCOW2_MAGIC "QFI\xfb"
-#define QCOW2_HEADER_V2 72  /* bytes of a version 2 header */
-#define QCOW2_HEADER_V3 104 /* minimum of a version 3 header */
-#define QCOW2_INCOMPAT_CORRUPT (1ULL << 1)
-#define QCOW2_INCOMPAT_DATA_FILE (1ULL << 2)
 #define HASH_CHUNK (1024 * 1024)
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
 
 const char *vm_image_format_to_string(enum vm_image_format f)
 {
@@ -90,62 +76,46 @@ static const struct {
 static int probe_qcow2(const uint8_t *h, size_t n, const char *path,
 		       struct vm_image *im, struct err *e)
 {
-	uint32_t version;
+	struct vm_qcow2_info q;
+	int r = vm_qcow2_parse(h, n, &q, e);
 
-	if (n < QCOW2_HEADER_V2)
-		return err_set(e, EMEDIUMTYPE,
-			       "%s: not a disk image (a truncated qcow2 "
-			       "header)",
-			       path);
-	version = be32(h + 4);
-	if (version != 2 && version != 3)
-		return err_set(e, EMEDIUMTYPE,
-			       "%s: qcow2 version %" PRIu32
-			       ": only versions 2 and 3 are imported",
-			       path, version);
-	if (be64(h + 8) != 0)
+	if (r < 0) {
+		err_prefix(e, "%s: not a disk image we import", path);
+		return -EMEDIUMTYPE;
+	}
+	if (q.backing)
 		return err_set(e, EMEDIUMTYPE,
 			       "%s: a qcow2 image with a backing file: "
 			       "import a standalone image (`qemu-img "
 			       "convert` it first)",
 			       path);
-	if (be32(h + 32) != 0)
+	if (q.crypt_method != 0)
 		return err_set(e, EMEDIUMTYPE,
 			       "%s: an encrypted qcow2 image: import a "
 			       "plain one (it is encrypted with the VM's "
 			       "key on import)",
 			       path);
-	if (version == 3) {
-		uint64_t incompat;
-
-		if (n < QCOW2_HEADER_V3)
-			return err_set(e, EMEDIUMTYPE,
-				       "%s: not a disk image (a truncated "
-				       "qcow2 header)",
-				       path);
-		incompat = be64(h + 72);
-		if (incompat & QCOW2_INCOMPAT_DATA_FILE)
-			return err_set(e, EMEDIUMTYPE,
-				       "%s: a qcow2 image with an external "
-				       "data file: import a standalone image",
-				       path);
-		if (incompat & QCOW2_INCOMPAT_CORRUPT)
-			return err_set(e, EMEDIUMTYPE,
-				       "%s: a qcow2 image marked corrupt "
-				       "(`qemu-img check -r all` it first)",
-				       path);
-	}
+	if (q.incompat & VM_QCOW2_INCOMPAT_DATA_FILE)
+		return err_set(e, EMEDIUMTYPE,
+			       "%s: a qcow2 image with an external "
+			       "data file: import a standalone image",
+			       path);
+	if (q.incompat & VM_QCOW2_INCOMPAT_CORRUPT)
+		return err_set(e, EMEDIUMTYPE,
+			       "%s: a qcow2 image marked corrupt "
+			       "(`qemu-img check -r all` it first)",
+			       path);
 	im->format = VM_IMAGE_QCOW2;
-	im->virtual_size = be64(h + 24);
+	im->virtual_size = q.size;
 	return 0;
 }
 
 int vm_image_probe(int fd, const char *path, struct vm_image *ret,
 		   struct err *e)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL, *h = NULL;
 	struct vm_image im = { 0 };
-	uint8_t h[512], dg[32];
+	uint8_t dg[32];
 	struct stat st;
 	EVP_MD_CTX *ctx;
 	uint64_t off = 0;
@@ -157,8 +127,12 @@ int vm_image_probe(int fd, const char *path, struct vm_image *ret,
 	if (!S_ISREG(st.st_mode))
 		return err_set(e, EMEDIUMTYPE, "%s: not a regular file", path);
 	im.file_size = (uint64_t)st.st_size;
-	while (n < sizeof(h)) {
-		ssize_t k = pread(fd, h + n, sizeof(h) - n, (off_t)n);
+	/* the first 64 KiB: a qcow2 header with its extensions */
+	h = malloc(VM_QCOW2_HEAD_MAX);
+	if (!h)
+		return err_set(e, ENOMEM, "out of memory");
+	while (n < VM_QCOW2_HEAD_MAX) {
+		ssize_t k = pread(fd, h + n, VM_QCOW2_HEAD_MAX - n, (off_t)n);
 
 		if (k < 0 && errno == EINTR)
 			continue;

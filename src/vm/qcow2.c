@@ -26,8 +26,10 @@
 #define CLUSTER_BITS_MAX 21
 /* incompatible features QEMU may set on an image of ours: dirty, corrupt,
  * compression type, extended L2. Bit 2 is an external data file. */
-#define INCOMPAT_OK ((1u << 0) | (1u << 1) | (1u << 3) | (1u << 4))
-#define INCOMPAT_DATA_FILE (1u << 2)
+#define INCOMPAT_OK                                           \
+	(VM_QCOW2_INCOMPAT_DIRTY | VM_QCOW2_INCOMPAT_CORRUPT | \
+	 (1u << 3) | (1u << 4))
+#define INCOMPAT_DATA_FILE VM_QCOW2_INCOMPAT_DATA_FILE
 #define EXT_END 0u
 #define EXT_MAX 64 /* header extensions we walk */
 
@@ -44,68 +46,46 @@ static uint64_t be64(const uint8_t *p)
 	return (uint64_t)be32(p) << 32 | be32(p + 4);
 }
 
-int vm_qcow2_check(const uint8_t *buf, size_t len, struct vm_qcow2_info *out,
+int vm_qcow2_parse(const uint8_t *buf, size_t len, struct vm_qcow2_info *out,
 		   struct err *e)
 {
 	struct vm_qcow2_info i = { 0 };
-	uint32_t cluster_bits, hdr_len, crypt;
-	uint64_t incompat = 0;
+	uint32_t hdr_len;
 	size_t off, end;
-	bool have_luks = false;
 
-	if (len < QCOW2_V2_HEADER || be32(buf) != QCOW2_MAGIC)
-		return err_set(e, EKEYREJECTED,
-			       "not a qcow2 image (a raw or unencrypted file): "
-			       "refused");
+	if (len < 4 || be32(buf) != QCOW2_MAGIC)
+		return err_set(e, EMEDIUMTYPE, "not a qcow2 image");
+	if (len < QCOW2_V2_HEADER)
+		return err_set(e, EINVAL, "a truncated qcow2 header");
 	i.version = be32(buf + OFF_VERSION);
 	if (i.version != 2 && i.version != 3)
 		return err_set(e, EINVAL, "qcow2 version %u is not 2 or 3",
 			       i.version);
-	cluster_bits = be32(buf + OFF_CLUSTER_BITS);
-	if (cluster_bits < CLUSTER_BITS_MIN || cluster_bits > CLUSTER_BITS_MAX)
+	i.cluster_bits = be32(buf + OFF_CLUSTER_BITS);
+	if (i.cluster_bits < CLUSTER_BITS_MIN ||
+	    i.cluster_bits > CLUSTER_BITS_MAX)
 		return err_set(e, EINVAL, "qcow2 cluster_bits %u out of range",
-			       cluster_bits);
+			       i.cluster_bits);
 	i.size = be64(buf + OFF_SIZE);
-	crypt = i.crypt_method = be32(buf + OFF_CRYPT);
-	if (crypt == 0)
-		return err_set(e, EKEYREJECTED,
-			       "a qcow2 image without encryption (crypt_method "
-			       "0), the definition says qcow2-luks: refused");
-	if (crypt != VM_QCOW2_CRYPT_LUKS)
-		return err_set(e, EKEYREJECTED,
-			       "qcow2 crypt_method %u is not LUKS (2): refused",
-			       crypt);
-	if (be64(buf + OFF_BACKING_OFFSET) != 0 ||
-	    be32(buf + OFF_BACKING_SIZE) != 0)
-		return err_set(e, EKEYREJECTED,
-			       "the qcow2 image names a backing file (QEMU "
-			       "would open another file): refused");
+	i.crypt_method = be32(buf + OFF_CRYPT);
+	i.backing = be64(buf + OFF_BACKING_OFFSET) != 0 ||
+		    be32(buf + OFF_BACKING_SIZE) != 0;
 	if (i.version == 2) {
 		hdr_len = QCOW2_V2_HEADER;
 	} else {
 		if (len < QCOW2_V3_HEADER)
-			return err_set(e, EINVAL, "qcow2 v3 header truncated");
-		incompat = be64(buf + OFF_INCOMPAT);
+			return err_set(e, EINVAL, "a truncated qcow2 header");
+		i.incompat = be64(buf + OFF_INCOMPAT);
 		hdr_len = be32(buf + OFF_HEADER_LENGTH);
 		if (hdr_len < QCOW2_V3_HEADER || hdr_len % 8 != 0)
 			return err_set(e, EINVAL,
 				       "qcow2 header_length %u invalid",
 				       hdr_len);
-		if (incompat & INCOMPAT_DATA_FILE)
-			return err_set(e, EKEYREJECTED,
-				       "the qcow2 image has an external data "
-				       "file (QEMU would open another file): "
-				       "refused");
-		if (incompat & ~(uint64_t)INCOMPAT_OK)
-			return err_set(e, EINVAL,
-				       "qcow2 incompatible features 0x%llx "
-				       "unknown",
-				       (unsigned long long)incompat);
 	}
 	/* header extensions, in the first cluster */
 	end = len;
-	if (((size_t)1 << cluster_bits) < end)
-		end = (size_t)1 << cluster_bits;
+	if (((size_t)1 << i.cluster_bits) < end)
+		end = (size_t)1 << i.cluster_bits;
 	off = hdr_len;
 	for (int n = 0;; n++) {
 		uint32_t type, elen;
@@ -129,19 +109,58 @@ int vm_qcow2_check(const uint8_t *buf, size_t len, struct vm_qcow2_info *out,
 				       "bytes runs past the first cluster",
 				       type, elen);
 		if (type == VM_QCOW2_EXT_LUKS) {
-			if (have_luks || elen < 16)
+			if (i.has_luks || elen < 16)
 				return err_set(e, EINVAL,
 					       "qcow2 LUKS header extension "
 					       "invalid");
 			i.luks_offset = be64(buf + off);
 			i.luks_length = be64(buf + off + 8);
-			have_luks = true;
+			i.has_luks = true;
 		}
 		/* data padded to 8 bytes */
 		off += ((size_t)elen + 7) & ~(size_t)7;
 	}
-	if (!have_luks || i.luks_offset == 0 || i.luks_length == 0 ||
-	    i.luks_offset % ((uint64_t)1 << cluster_bits) != 0)
+	*out = i;
+	return 0;
+}
+
+int vm_qcow2_check(const uint8_t *buf, size_t len, struct vm_qcow2_info *out,
+		   struct err *e)
+{
+	struct vm_qcow2_info i;
+	int r = vm_qcow2_parse(buf, len, &i, e);
+
+	if (r == -EMEDIUMTYPE || (r < 0 && len < QCOW2_V2_HEADER)) {
+		if (e)
+			e->msg[0] = '\0';
+		return err_set(e, EKEYREJECTED,
+			       "not a qcow2 image (a raw or unencrypted file): "
+			       "refused");
+	}
+	if (r < 0)
+		return r;
+	if (i.crypt_method == 0)
+		return err_set(e, EKEYREJECTED,
+			       "a qcow2 image without encryption (crypt_method "
+			       "0), the definition says qcow2-luks: refused");
+	if (i.crypt_method != VM_QCOW2_CRYPT_LUKS)
+		return err_set(e, EKEYREJECTED,
+			       "qcow2 crypt_method %u is not LUKS (2): refused",
+			       i.crypt_method);
+	if (i.backing)
+		return err_set(e, EKEYREJECTED,
+			       "the qcow2 image names a backing file (QEMU "
+			       "would open another file): refused");
+	if (i.incompat & INCOMPAT_DATA_FILE)
+		return err_set(e, EKEYREJECTED,
+			       "the qcow2 image has an external data file "
+			       "(QEMU would open another file): refused");
+	if (i.incompat & ~(uint64_t)INCOMPAT_OK)
+		return err_set(e, EINVAL,
+			       "qcow2 incompatible features 0x%llx unknown",
+			       (unsigned long long)i.incompat);
+	if (!i.has_luks || i.luks_offset == 0 || i.luks_length == 0 ||
+	    i.luks_offset % ((uint64_t)1 << i.cluster_bits) != 0)
 		return err_set(e, EKEYREJECTED,
 			       "the qcow2 image says LUKS but has no valid LUKS "
 			       "header extension: refused");

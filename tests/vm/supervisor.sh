@@ -427,11 +427,14 @@ case_import() {
 	import_vm "$TMP/text.img" "$sha_raw"
 	start_refused "disk root: import: $TMP/text.img: not a disk image"
 	no_half_disk
-	# a qcow2 header we accept but qemu-img cannot read (cluster_bits 5):
-	# each attempt fails, nothing is left behind
-	{ printf 'QFI\xfb\0\0\0\3'; head -c 12 /dev/zero; printf '\0\0\0\5';
-	  printf '\0\0\0\0\0\x40\0\0'; head -c 72 /dev/zero; printf '\0\0\0\x68'; } >"$TMP/bad.qcow2"
-	truncate -s 64K "$TMP/bad.qcow2"
+	# a qcow2 header we accept (our parser checks the header and its
+	# extensions, not the tables) but qemu-img cannot open (an unaligned
+	# L1 table offset): each attempt fails, nothing is left behind
+	{ printf 'QFI\xfb\0\0\0\3'; head -c 12 /dev/zero; printf '\0\0\0\x10'
+	  printf '\0\0\0\0\0\x40\0\0'; head -c 4 /dev/zero; printf '\0\0\0\1'
+	  printf '\0\0\0\0\0\1\0\1'; printf '\0\0\0\0\0\2\0\0'; printf '\0\0\0\1'
+	  head -c 36 /dev/zero; printf '\0\0\0\4\0\0\0\x68'; head -c 8 /dev/zero; } >"$TMP/bad.qcow2"
+	truncate -s 256K "$TMP/bad.qcow2"
 	import_vm "$TMP/bad.qcow2" "$(sha256sum "$TMP/bad.qcow2" | cut -d' ' -f1)"
 	start_refused "disk root: qemu-img convert failed"
 	no_half_disk
