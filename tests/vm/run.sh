@@ -12,6 +12,7 @@ export SHIELDVM_RUNTIME_DIR=$TMP/run
 
 vm_cleanup() {
 	local rc=$?
+	set +e # teardown runs to its end ((exit 1) would end it under -e)
 	if [[ -f $W/vm/vm.json ]]; then
 		"$SHIELDVM" poweroff "$W/vm" >/dev/null 2>&1 || true
 		for _ in $(seq 1 50); do
