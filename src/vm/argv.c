@@ -81,6 +81,9 @@ static const char *const required[][2] = {
 	{ "-global", "driver=cfi.pflash01,property=secure,value=on" },
 	{ "-tpmdev", "emulator,id=tpm0,chardev=chrtpm" },
 	{ "-device", "tpm-crb,tpmdev=tpm0" },
+	/* QEMU runs from an exec-only memfd copy (child.c), so it cannot
+	 * find its data directory relative to its binary: name it */
+	{ "-L", VM_QEMU_DATADIR },
 };
 
 int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
@@ -190,7 +193,7 @@ static const char *const allowed_opts[] = {
 	"-accel",      "-sandbox",	  "-machine", "-global", "-tpmdev",
 	"-device",     "-name",		  "-uuid",    "-m",	 "-smp",
 	"-drive",      "-chardev",	  "-mon",     "-serial", "-object",
-	"-blockdev",
+	"-blockdev",   "-L",
 };
 
 /* -device drivers that may appear. */
@@ -405,6 +408,9 @@ int vm_qemu_argv_check(char *const *argv, bool allow_serial, struct err *e)
 				       v);
 		if (opt_is(a, "-sandbox") && !streq(v, required[6][1]))
 			return err_set(e, EPERM, "QEMU '-sandbox %s'", v);
+		if (opt_is(a, "-L") && !streq(v, VM_QEMU_DATADIR))
+			return err_set(e, EPERM, "QEMU '-L %s': only %s", v,
+				       VM_QEMU_DATADIR);
 		if (opt_is(a, "-machine") && !streq(v, "q35,smm=on"))
 			return err_set(e, EPERM, "QEMU '-machine %s'", v);
 		if (opt_is(a, "-device") &&

@@ -33,6 +33,7 @@
 #define VM_OVMF_VARS_BLANK "/usr/share/OVMF/OVMF_VARS_4M.fd"
 #define VM_QEMU "qemu-system-x86_64"
 #define VM_QEMU_IMG "qemu-img"
+#define VM_QEMU_DATADIR "/usr/share/qemu" /* -L: firmware ROMs */
 #define VM_SWTPM "swtpm"
 #define VM_LOCKDOWN "qemu-7.2-v1" /* the lockdown set qemu.c builds */
 #define VM_QEMU_IMG_ATTEMPTS 3 /* qemu-img's PBKDF2 calibration can fail */

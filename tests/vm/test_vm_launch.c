@@ -172,6 +172,7 @@ static void test_qemu_lockdown(void **state)
 		{ "-drive", "if=pflash,format=raw,unit=0,readonly=on,file="
 			    VM_OVMF_CODE },
 		{ "-drive", "if=pflash,format=raw,unit=1,file=/run/x/vars.fd" },
+		{ "-L", "/usr/share/qemu" },
 	};
 	static const char *const never[] = {
 		"-kernel", "-initrd", "-append", "-gdb", "-s", "-S",
@@ -311,6 +312,7 @@ static void test_qemu_forbidden(void **state)
 		{ "-vga", "std" },
 		{ "-sandbox", "off" },
 		{ "-machine", "pc" },
+		{ "-L", "/tmp/roms" },
 		{ "-accel", "hvf" },
 		{ "-d", "int" },
 		{ "-D", "/tmp/log" },
