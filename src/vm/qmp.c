@@ -82,9 +82,13 @@ static int read_msg(struct vm_qmp *q, int64_t deadline, json_t **ret,
 			return err_set(e, EMSGSIZE,
 				       "QMP: message over %d bytes",
 				       VM_QMP_MAX_MSG);
+		/* past the deadline: still take what is there (a timeout of
+		 * 0 is "what is readable now"; returning without reading
+		 * left a pending event readable, and the supervisor's poll
+		 * loop spinning on it) */
 		left = deadline - now_ms();
-		if (deadline >= 0 && left <= 0)
-			return -ETIMEDOUT;
+		if (deadline >= 0 && left < 0)
+			left = 0;
 		pr = poll(&pfd, 1, deadline < 0 ? -1 : (int)left);
 		if (pr < 0 && errno == EINTR)
 			continue;

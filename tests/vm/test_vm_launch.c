@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/core_names.h>
@@ -24,6 +26,7 @@
 #include "vm/argv.h"
 #include "vm/def.h"
 #include "vm/filter.h"
+#include "vm/qmp.h"
 #include "vm/keys.h"
 #include "vm/vars.h"
 
@@ -500,6 +503,57 @@ static void test_qemu_qmp(void **state)
 	}
 }
 
+/* The QMP client against a socketpair playing QEMU: an event that arrives
+ * unasked is returned by vm_qmp_event(q, 0) and not left readable (the
+ * supervisor polls the socket and once spun at 100% CPU on an event its
+ * timeout-0 read never took), a partial line waits for its end, a closed
+ * peer is -ECONNRESET. */
+static void put_line(int fd, const char *s)
+{
+	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+static void test_qmp_events(void **state)
+{
+	struct vm_qmp *q = NULL;
+	struct err e = { 0 };
+	json_t *ev = NULL;
+	char buf[256];
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	/* QEMU's side, written ahead: the greeting and the answer to
+	 * qmp_capabilities */
+	put_line(sv[1], "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n"
+			"{\"return\": {}}\n");
+	assert_int_equal(vm_qmp_open(sv[0], 2000, &q, &e), 0);
+	assert_true(read(sv[1], buf, sizeof(buf)) > 0); /* the command */
+	assert_int_equal(vm_qmp_event(q, 0, &ev, &e), -EAGAIN);
+
+	put_line(sv[1], "{\"event\": \"RTC_CHANGE\", \"data\": {}}\n");
+	assert_int_equal(vm_qmp_event(q, 0, &ev, &e), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "event")),
+			    "RTC_CHANGE");
+	json_decref(ev);
+	ev = NULL;
+	assert_int_equal(vm_qmp_event(q, 0, &ev, &e), -EAGAIN);
+
+	/* half an event: taken in, nothing returned; the rest completes it */
+	put_line(sv[1], "{\"event\": \"RE");
+	assert_int_equal(vm_qmp_event(q, 0, &ev, &e), -EAGAIN);
+	put_line(sv[1], "SET\"}\n");
+	assert_int_equal(vm_qmp_event(q, 0, &ev, &e), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "event")),
+			    "RESET");
+	json_decref(ev);
+	ev = NULL;
+
+	close(sv[1]);
+	assert_int_equal(vm_qmp_event(q, 0, &ev, &e), -ECONNRESET);
+	vm_qmp_close(q);
+}
+
 static void test_swtpm(void **state)
 {
 	struct vm_swtpm_params p = {
@@ -800,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_qemu_lockdown),
 		cmocka_unit_test(test_qemu_forbidden),
 		cmocka_unit_test(test_qemu_qmp),
+		cmocka_unit_test(test_qmp_events),
 		cmocka_unit_test(test_swtpm),
 		cmocka_unit_test(test_vars),
 		cmocka_unit_test(test_secrets_v1_upgrade),
