@@ -48,6 +48,7 @@ struct host_agent {
 	size_t n_urls;
 	bool urls_from_options;
 	char *ca_file;
+	char *vm_user; /* config vm_user: QEMU and swtpm's user (run) */
 	bool quiet;
 	struct host_client *client;
 };
@@ -415,6 +416,20 @@ static int config_handler(void *user, const char *section, const char *key,
 			c->a->ca_file = strdup(value);
 		return 1;
 	}
+	if (streq(key, "vm_user")) {
+		if (!value[0] || strlen(value) > HOST_AGENT_USER_MAX ||
+		    strspn(value, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+			    strlen(value) ||
+		    value[0] == '-') {
+			snprintf(c->msg, sizeof(c->msg),
+				 "vm_user '%.64s': not a user name", value);
+			return 0;
+		}
+		free(c->a->vm_user);
+		c->a->vm_user = strdup(value);
+		return 1;
+	}
 	snprintf(c->msg, sizeof(c->msg), "unknown key '%s'", key);
 	return 0;
 }
@@ -519,6 +534,11 @@ fail:
 	return r;
 }
 
+const char *host_agent_vm_user(const struct host_agent *a)
+{
+	return a->vm_user;
+}
+
 void host_agent_free(struct host_agent *a)
 {
 	if (!a)
@@ -527,6 +547,7 @@ void host_agent_free(struct host_agent *a)
 	for (size_t i = 0; i < a->n_urls; i++)
 		free(a->urls[i]);
 	free(a->ca_file);
+	free(a->vm_user);
 	free(a->tcti);
 	free(a->state_dir);
 	if (a->dfd >= 0)

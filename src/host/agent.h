@@ -9,7 +9,8 @@
  * by the user running the agent; every file 0600 (the agent refuses looser
  * modes and files owned by another user; config may be 0644 but never
  * group- or world-writable):
- *   config           optional INI: hgs_urls = URL [URL...], ca_file = F
+ *   config           optional INI: hgs_urls = URL [URL...], ca_file = F,
+ *                    vm_user = NAME (QEMU and swtpm's user for `run`)
  *   ak.key           AK blobs (host_tpm_key_to_bytes)
  *   transport.key    host transport key blobs
  *   ek.pub           EK TPM2B_PUBLIC;  ek.crt: EK certificate (DER), if any
@@ -41,6 +42,7 @@
 
 #define HOST_AGENT_STATE_FILE_MAX (64u * 1024) /* any state file but token */
 #define HOST_AGENT_CONFIG_MAX (16u * 1024)
+#define HOST_AGENT_USER_MAX 32 /* config vm_user */
 
 struct host_agent_options {
 	const char *state_dir; /* NULL: HOST_AGENT_DEFAULT_STATE_DIR */
@@ -57,6 +59,9 @@ struct host_agent;
 /* Opens (and with create, makes) the state directory and reads config. */
 int host_agent_open(const struct host_agent_options *o,
 		    struct host_agent **ret, struct err *e);
+/* config's vm_user (the unprivileged user `shieldvm run` gives QEMU and
+ * swtpm), or NULL. */
+const char *host_agent_vm_user(const struct host_agent *a);
 void host_agent_free(struct host_agent *a);
 
 static inline void host_agent_freep(struct host_agent **a)

@@ -745,7 +745,8 @@ static int supervise_vm(const char *dir, const struct vm_def *d,
 	l.vars_template = access(tmpl, R_OK) == 0 ? tmpl : NULL;
 	l.accept_unclean = o->accept_unclean;
 	l.stop_timeout_s = o->stop_timeout;
-	l.vm_user = o->vm_user;
+	/* --vm-user, else the agent config's vm_user */
+	l.vm_user = o->vm_user ? o->vm_user : host_agent_vm_user(a);
 	l.record = run_record;
 	l.record_ctx = &rc;
 	l.timings = &st;

@@ -142,6 +142,25 @@ case_run_guarded() {
 	"$SHIELDVM" poweroff "$W/vm" >/dev/null || fail "poweroff"
 	wait_stopped
 	ok "tampered VARS refused; the good state still starts"
+
+	# the agent config's vm_user: QEMU and swtpm run as that user (the
+	# directories above the VM made searchable, as an admin would)
+	printf 'vm_user = nobody\n' >>"$W/agent-host/config"
+	chmod 0711 "$TMP" "$W"
+	run_vm
+	[[ $RUN_RC == 0 ]] || { cat "$W/run.err" >&2; fail "run with vm_user exited $RUN_RC"; }
+	json=$("$SHIELDVM" status "$W/vm" --json) || fail "status"
+	[[ $(ps -o uid= -p "$(jq -r .qemu_pid <<<"$json")" | tr -d ' ') == 65534 ]] ||
+		fail "QEMU does not run as nobody with vm_user = nobody in the config"
+	grep -q "QEMU and swtpm run as user nobody" "$W/vm/supervisor.log" || fail "no user line"
+	"$SHIELDVM" poweroff "$W/vm" >/dev/null || fail "poweroff"
+	wait_stopped
+	# a bad value is refused with the config line
+	printf 'vm_user = -x\n' >>"$W/agent-host/config"
+	run_vm
+	[[ $RUN_RC != 0 ]] && grep -q "vm_user '-x': not a user name" "$W/run.err" ||
+		{ cat "$W/run.err" >&2; fail "config vm_user '-x': exit $RUN_RC"; }
+	ok "config vm_user: QEMU runs as nobody; a bad name refused"
 }
 
 run_case "$@"
