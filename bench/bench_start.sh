@@ -122,19 +122,8 @@ report() {
 
 echo "== start time of a shielded VM ($(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 setup_t0=$(now_us)
-hgsd_up hgs1
-add_baseline shim "$SHIM_LOG"
-admin POST /v1/admin/rules/iommu-enabled/disable
-expect_status 200
-agent_host host ecc
-http GET /v1/guardian
-expect_status 200
-cp "$TMP/body" "$W/hgs1.json"
-owner_new owner "$W/owner.json"
-"$SHIELDVM" vm profile --policy shielded >"$W/profile.json" || fail "vm profile"
-"$SHIELDVM" kp new --owner "$W/owner.json" --guardian "$W/hgs1.json" \
-	--policy shielded --vm-id "$VM_ID" --vm-config "$W/profile.json" \
-	--out "$W/kp.json" 2>"$W/kp.err" || { cat "$W/kp.err" >&2; fail "kp new"; }
+guarded_fabric
+vm_kp shielded "$W/kp.json"
 "$SHIELDVM" vm new bench --kp "$W/kp.json" --memory 256 --dir "$W/vm" >/dev/null || fail "vm new"
 echo "   fixture ready in $((($(now_us) - setup_t0) / 1000)) ms: hgsd $BASE_URL, swtpm host, VM without a disk (256 MiB, TCG)"
 

@@ -175,3 +175,32 @@ audit_newest() {
 		| .result == $r and ($why == "" or .details.reason == $why)' "$TMP/body" >/dev/null ||
 		{ body >&2; echo >&2; fail "newest $action audit record is not $result/$reason"; }
 }
+
+# ---- a guarded fabric (the launcher's tests, bench/bench_start.sh, demo) ----
+
+# guarded_fabric: hgsd "hgs1" with the shim baseline (the IOMMU rule off:
+# the replayed firmware log has no DMAR), the attested host "host" (ECC
+# EK), hgsd's guardian metadata in $W/hgs1.json and an owner guardian in
+# $W/owner.json.
+guarded_fabric() {
+	hgsd_up hgs1
+	add_baseline shim "$SHIM_LOG"
+	admin POST /v1/admin/rules/iommu-enabled/disable
+	expect_status 200
+	agent_host host ecc
+	http GET /v1/guardian
+	expect_status 200
+	cp "$TMP/body" "$W/hgs1.json"
+	owner_new owner "$W/owner.json"
+}
+
+# vm_kp POLICY OUT [vm profile ARGS...]: a KP for VM_ID bound to the
+# profile `shieldvm vm profile --policy POLICY ARGS` prints ($W/profile.json).
+vm_kp() {
+	local policy=$1 out=$2
+	shift 2
+	"$SHIELDVM" vm profile --policy "$policy" "$@" >"$W/profile.json" || fail "vm profile"
+	"$SHIELDVM" kp new --owner "$W/owner.json" --guardian "$W/hgs1.json" \
+		--policy "$policy" --vm-id "$VM_ID" --vm-config "$W/profile.json" \
+		--out "$out" 2>"$W/kp.err" || { cat "$W/kp.err" >&2; fail "kp new"; }
+}

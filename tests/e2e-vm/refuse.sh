@@ -135,15 +135,7 @@ data_sum() {
 # (policy POLICY, default shielded) with a qcow2-luks disk "data" that has
 # run once (KP at generation 1, stopped cleanly).
 setup() {
-	hgsd_up hgs1
-	add_baseline shim "$SHIM_LOG"
-	admin POST /v1/admin/rules/iommu-enabled/disable
-	expect_status 200
-	agent_host host ecc
-	http GET /v1/guardian
-	expect_status 200
-	cp "$TMP/body" "$W/hgs1.json"
-	owner_new owner "$W/owner.json"
+	guarded_fabric
 	new_vm vm "$VM_ID" "${1:-shielded}"
 	run_ok "$W/vm"
 	poweroff_vm "$W/vm"

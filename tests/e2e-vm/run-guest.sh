@@ -103,22 +103,11 @@ case_shielded_run_twice() {
 	KERNEL_BYTES=$(stat -c %s "$W/vmlinuz")
 	sha=$(sha256sum "$img" | cut -d' ' -f1)
 
-	hgsd_up hgs1
-	add_baseline shim "$SHIM_LOG"
-	admin POST /v1/admin/rules/iommu-enabled/disable
-	expect_status 200
-	agent_host host ecc
-	http GET /v1/guardian
-	expect_status 200
-	cp "$TMP/body" "$W/hgs1.json"
-	owner_new owner "$W/owner.json"
+	guarded_fabric
 	local disks=(--disk root:import="$img" --disk report:1:raw --disk data:16)
-	"$SHIELDVM" vm profile --policy shielded "${disks[@]}" >"$W/profile.json" || fail "vm profile"
+	vm_kp shielded "$W/kp.json" "${disks[@]}"
 	jq -e '.devices == ["disk-luks", "disk-raw"]' "$W/profile.json" >/dev/null ||
 		fail "profile: $(cat "$W/profile.json")"
-	"$SHIELDVM" kp new --owner "$W/owner.json" --guardian "$W/hgs1.json" \
-		--policy shielded --vm-id "$VM_ID" --vm-config "$W/profile.json" \
-		--out "$W/kp.json" 2>"$W/kp.err" || { cat "$W/kp.err" >&2; fail "kp new"; }
 
 	# vm new refuses what it cannot import, and leaves no directory
 	head -c 1000 /dev/urandom >"$W/text.img"

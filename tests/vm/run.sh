@@ -48,19 +48,8 @@ wait_stopped() {
 }
 
 setup() {
-	hgsd_up hgs1
-	add_baseline shim "$SHIM_LOG"
-	admin POST /v1/admin/rules/iommu-enabled/disable
-	expect_status 200
-	agent_host host ecc
-	http GET /v1/guardian
-	expect_status 200
-	cp "$TMP/body" "$W/hgs1.json"
-	owner_new owner "$W/owner.json"
-	"$SHIELDVM" vm profile --policy shielded >"$W/profile.json" || fail "vm profile"
-	"$SHIELDVM" kp new --owner "$W/owner.json" --guardian "$W/hgs1.json" \
-		--policy shielded --vm-id "$VM_ID" --vm-config "$W/profile.json" \
-		--out "$W/kp.json" 2>"$W/kp.err" || { cat "$W/kp.err" >&2; fail "kp new"; }
+	guarded_fabric
+	vm_kp shielded "$W/kp.json"
 }
 
 case_run_guarded() {
