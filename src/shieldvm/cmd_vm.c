@@ -83,7 +83,7 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: shieldvm run VM [--foreground] [--accept-unclean-stop]\n"
-		"                       [--stop-timeout S] [--vm-user NAME]\n"
+		"                       [--stop-timeout S] [--vm-user NAME] [--new-disks]\n"
 		"                       [host agent options]\n"
 		"       shieldvm status VM [--json]\n"
 		"       shieldvm stop|poweroff|reset VM\n"
@@ -101,7 +101,10 @@ static void run_usage(FILE *f)
 		"                          (its vTPM state and VARS cannot be checked)\n"
 		"  --stop-timeout S        seconds between the power button and quit (%d)\n"
 		"  --vm-user NAME          run QEMU and swtpm as this unprivileged user\n"
-		"                          (run as root; default: the supervisor's user)\n"
+		"                          (run as root; default: vm_user in the agent's\n"
+		"                          config, else the supervisor's user)\n"
+		"  --new-disks             create a missing disk of a VM that has run before\n"
+		"                          (a disk added to the definition; refused without)\n"
 		"  --tcti T, --state-dir D, --hgs URL, --ca-file F, --event-log F,\n"
 		"  --no-attest, --quiet    as for `shieldvm host unwrap`\n"
 		"  --json                  (status) machine-readable output\n"
@@ -688,7 +691,7 @@ static int precheck(const char *dir, const struct vm_def *d, struct err *e)
 struct run_opts {
 	struct host_agent_options ao;
 	struct host_unwrap_options uo;
-	bool foreground, accept_unclean;
+	bool foreground, accept_unclean, new_disks;
 	int stop_timeout;
 	int64_t t0_us; /* the command's start (start timings) */
 	const char *vm_user; /* --vm-user; NULL: the supervisor's user */
@@ -744,6 +747,7 @@ static int supervise_vm(const char *dir, const struct vm_def *d,
 	l.recorded = k->secrets;
 	l.vars_template = access(tmpl, R_OK) == 0 ? tmpl : NULL;
 	l.accept_unclean = o->accept_unclean;
+	l.new_disks = o->new_disks;
 	l.stop_timeout_s = o->stop_timeout;
 	/* --vm-user, else the agent config's vm_user */
 	l.vm_user = o->vm_user ? o->vm_user : host_agent_vm_user(a);
@@ -879,6 +883,7 @@ enum {
 	OPT_R_NO_ATTEST,
 	OPT_R_FOREGROUND,
 	OPT_R_UNCLEAN,
+	OPT_R_NEW_DISKS,
 	OPT_R_STOP_TIMEOUT,
 	OPT_R_VM_USER,
 	OPT_R_JSON,
@@ -956,6 +961,7 @@ int cmd_run(int argc, char **argv)
 		{ "no-attest", no_argument, NULL, OPT_R_NO_ATTEST },
 		{ "foreground", no_argument, NULL, OPT_R_FOREGROUND },
 		{ "accept-unclean-stop", no_argument, NULL, OPT_R_UNCLEAN },
+		{ "new-disks", no_argument, NULL, OPT_R_NEW_DISKS },
 		{ "stop-timeout", required_argument, NULL, OPT_R_STOP_TIMEOUT },
 		{ "vm-user", required_argument, NULL, OPT_R_VM_USER },
 		{ "json", no_argument, NULL, OPT_R_JSON },
@@ -1007,6 +1013,10 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_R_FOREGROUND:
 			o.foreground = true;
+			agent_opt = true;
+			break;
+		case OPT_R_NEW_DISKS:
+			o.new_disks = true;
 			agent_opt = true;
 			break;
 		case OPT_R_UNCLEAN:

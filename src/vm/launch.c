@@ -676,6 +676,17 @@ static int create_disks(const struct vm_launch *l, const struct keys *k,
 				       "disk %s: %s is missing (raw disks are "
 				       "not created by the launcher)",
 				       dk->name, path);
+		/* a VM that has run has its disks: a missing one was lost or
+		 * removed, and an empty (or freshly imported) one in its
+		 * place would silently replace the guest's data */
+		if (l->recorded && l->recorded->state != HOST_SECRETS_FRESH &&
+		    !l->new_disks)
+			return err_set(e, ENOENT,
+				       "disk %s: %s is missing, and the VM has "
+				       "run before: restore the disk (or, for "
+				       "a disk added to the definition, start "
+				       "with --new-disks to create it)",
+				       dk->name, path);
 		snprintf(sub, sizeof(sub), "%s", path);
 		slash = strrchr(sub, '/');
 		if (slash) {

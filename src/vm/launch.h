@@ -56,6 +56,8 @@ struct vm_launch {
 	const uint8_t *root; /* the VM root key (32 bytes, locked) */
 	const struct host_secrets *recorded; /* state and digests as found */
 	const char *vars_template; /* first start; NULL: by secure_boot */
+	bool new_disks; /* create a missing qcow2-luks disk although the VM
+			   has run before (a disk added to the definition) */
 	bool accept_unclean;	   /* start after a run that did not stop
 				      cleanly (the digests cannot be checked) */
 	const char *qemu, *swtpm, *qemu_img; /* NULL: from PATH */

@@ -95,6 +95,8 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (streq(argv[i], "--accept-unclean-stop"))
 			l.accept_unclean = true;
+		else if (streq(argv[i], "--new-disks"))
+			l.new_disks = true;
 		else if (streq(argv[i], "--vm-user") && i + 1 < argc)
 			l.vm_user = argv[++i];
 		else if (streq(argv[i], "--stop-timeout") && i + 1 < argc)

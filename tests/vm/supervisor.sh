@@ -355,6 +355,16 @@ case_disks() {
 	start
 	stop_vm
 	pass "second start with the existing disk"
+	# the VM has run: a missing disk is not silently made anew (its data
+	# would be gone); --new-disks creates it (a disk added later)
+	mv "$VM/disks/data.qcow2" "$TMP/data.qcow2"
+	start_refused "disk data: .* is missing, and the VM has run before"
+	[[ ! -e $VM/disks/data.qcow2 ]] || fail "a refused start created the disk"
+	start --new-disks
+	[[ -f $VM/disks/data.qcow2 ]] || fail "--new-disks made no disk"
+	stop_vm
+	check_stopped_clean
+	pass "a lost disk of a VM that has run is refused; --new-disks creates it"
 }
 
 case_console() {
