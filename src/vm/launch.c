@@ -407,8 +407,23 @@ static int check_disks(const char *dir, const struct vm_def *d, struct err *e)
 		r = path_join(path, sizeof(path), dir, dk->file, e);
 		if (r < 0)
 			return r;
-		if (access(path, F_OK) < 0 && errno == ENOENT)
+		if (access(path, F_OK) < 0 && errno == ENOENT) {
+			/* to be imported: the image must still be there (its
+			 * digest is checked at the import; a missing one is
+			 * refused here, before the key is released) */
+			if (dk->import_path[0]) {
+				int fd = vm_image_open(dk->import_path, e);
+
+				if (fd < 0) {
+					err_prefix(e, "disk %s: the image to "
+						      "import",
+						   dk->name);
+					return fd;
+				}
+				close(fd);
+			}
 			continue;
+		}
 		r = vm_qcow2_check_file(path, dk->name, e);
 		if (r < 0)
 			return r;

@@ -132,6 +132,25 @@ case_run_guarded() {
 	wait_stopped
 	ok "tampered VARS refused; the good state still starts"
 
+	# an image to import that is gone by the first run: refused before
+	# the key is released (the KP stays at generation 0)
+	truncate -s 1M "$W/small.img"
+	local VM_ID_SAVED=$VM_ID
+	VM_ID=2b7f0d9c-5a1e-4c3b-9d8e-7f6a5b4c3d2e
+	vm_kp shielded "$W/kp3.json" --disk root:import="$W/small.img"
+	"$SHIELDVM" vm new t3 --kp "$W/kp3.json" --disk root:import="$W/small.img" \
+		--memory 256 --dir "$W/vm3" >/dev/null || fail "vm new t3"
+	rm "$W/small.img"
+	RUN_RC=0
+	"$SHIELDVM" run "$W/vm3" --tcti "$TCTI_host" --state-dir "$W/agent-host" \
+		--event-log "$SHIM_LOG" --quiet >/dev/null 2>"$W/run3.err" || RUN_RC=$?
+	[[ $RUN_RC != 0 ]] && grep -q "disk root: the image to import: $W/small.img is missing" "$W/run3.err" ||
+		{ cat "$W/run3.err" >&2; fail "a missing import image: exit $RUN_RC"; }
+	"$KPS_TOOL" digest "$W/vm3/kp" >"$W/digest"
+	[[ $(cut -d' ' -f2 "$W/digest") == 0 ]] || fail "a refused import rolled the KP"
+	VM_ID=$VM_ID_SAVED
+	ok "an image to import that is gone: refused before any release"
+
 	# the agent config's vm_user: QEMU and swtpm run as that user (the
 	# directories above the VM made searchable, as an admin would)
 	printf 'vm_user = nobody\n' >>"$W/agent-host/config"
