@@ -144,9 +144,11 @@ int vm_qemu_argv(const struct vm_qemu_params *p, struct vm_argv *ret,
 		const struct vm_disk *k = &d->disks[i];
 
 		if (k->format == VM_DISK_QCOW2_LUKS) {
-			if (p->disk_key_fd[i] < 0)
+			if (p->disk_key_fd[i] < 0) {
+				vm_argv_clear(ret);
 				return err_set(e, EINVAL, "disk %s: no key fd",
 					       k->name);
+			}
 			ADD("-object");
 			ADD("secret,id=sec-%s,format=raw,file=/dev/fd/%d",
 			    k->name, p->disk_key_fd[i]);
