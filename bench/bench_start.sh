@@ -111,7 +111,7 @@ report() {
 	printf '  %-34s %s\n' "commit (roll, fsyncs, POST)" "$(pct "$f" '$3')"
 	printf '  %-34s %s\n' "keys (HKDF)" "$(pct "$f" '$4')"
 	printf '  %-34s %s\n' "vars (decrypt to tmpfs)" "$(pct "$f" '$5')"
-	printf '  %-34s %s\n' "swtpm (exec until socket)" "$(pct "$f" '$6')"
+	printf '  %-34s %s\n' "swtpm (spawn; boots beside QEMU)" "$(pct "$f" '$6')"
 	printf '  %-34s %s\n' "qemu (exec until QMP ready)" "$(pct "$f" '$7')"
 	printf '  %-34s %s\n' "total (command start to QMP)" "$(pct "$f" '$8')"
 	printf '  %-34s %s\n' "named: token..swtpm" "$(pct "$f" '$1+$2+$3+$4+$5+$6')"
