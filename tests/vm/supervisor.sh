@@ -326,7 +326,7 @@ case_busy() {
 }
 
 case_disks() {
-	local info qpid
+	local info qpid f
 	make_vm '[{"name": "data", "file": "disks/data.qcow2", "format": "qcow2-luks", "size_mb": 16},
 	          {"name": "report", "file": "disks/report.raw", "format": "raw", "size_mb": 1}]' \
 		'["disk-luks", "disk-raw"]'
@@ -347,7 +347,9 @@ case_disks() {
 		fail "the disk is not opened through LUKS"
 	# the key is nowhere in a file or on a command line: the passphrase
 	# fd is a memfd, closed in the supervisor once QEMU has it
-	ls -l /proc/"$SUP_PID"/fd | grep -q "memfd:disk-key" && fail "the supervisor kept the disk key fd"
+	for f in /proc/"$SUP_PID"/fd/*; do
+		[[ $(readlink "$f") == *memfd:disk-key* ]] && fail "the supervisor kept the disk key fd"
+	done
 	pass "QEMU opened the LUKS disk with the key by fd"
 	stop_vm
 	check_stopped_clean
@@ -524,7 +526,7 @@ case_user() {
 	tpid=$(sed -n 's/.*"swtpm_pid": \([0-9]*\).*/\1/p' <<<"$json")
 	[[ $(ps -o uid= -p "$qpid" | tr -d ' ') == 65534 ]] || fail "QEMU runs as uid $(ps -o uid= -p "$qpid")"
 	[[ $(ps -o uid= -p "$tpid" | tr -d ' ') == 65534 ]] || fail "swtpm runs as uid $(ps -o uid= -p "$tpid")"
-	grep -q "^Groups:[[:space:]]*$nobody_gid[[:space:]]*$\|^Groups:[[:space:]]*$" /proc/"$qpid"/status ||
+	grep -q "^Groups:[[:space:]]*${nobody_gid}[[:space:]]*$\|^Groups:[[:space:]]*$" /proc/"$qpid"/status ||
 		fail "QEMU's groups: $(grep Groups /proc/"$qpid"/status)"
 	grep -q "^NoNewPrivs:[[:space:]]*1" /proc/"$qpid"/status || fail "QEMU without no_new_privs"
 	pass "QEMU and swtpm run as nobody (uid 65534), no_new_privs"
