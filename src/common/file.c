@@ -10,12 +10,58 @@
 
 #include "common/util.h"
 
+int file_read_fd(int fd, const char *label, size_t max, uint8_t **ret,
+		 size_t *ret_len, struct err *e)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 2) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			uint8_t *nbuf;
+
+			if (ncap > max + 2)
+				ncap = max + 2;
+			if (ncap <= cap)
+				return err_set(e, EFBIG, "%s: larger than %zu bytes",
+					       label, max);
+			nbuf = realloc(buf, ncap);
+			if (!nbuf)
+				return err_set(e, ENOMEM, "%s: out of memory", label);
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_set(e, errno, "%s: %s", label, strerror(errno));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return err_set(e, EFBIG, "%s: larger than %zu bytes", label,
+				       max);
+	}
+	if (!buf) {
+		buf = malloc(1);
+		if (!buf)
+			return err_set(e, ENOMEM, "%s: out of memory", label);
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
 int file_read(const char *path, size_t max, uint8_t **ret, size_t *ret_len,
 	      struct err *e)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
 	struct stat st;
 
 	if (streq(path, "-"))
@@ -31,46 +77,7 @@ int file_read(const char *path, size_t max, uint8_t **ret, size_t *ret_len,
 	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max)
 		return err_set(e, EFBIG, "%s: %jd bytes, limit is %zu", path,
 			       (intmax_t)st.st_size, max);
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 2) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			uint8_t *nbuf;
-
-			if (ncap > max + 2)
-				ncap = max + 2;
-			if (ncap <= cap)
-				return err_set(e, EFBIG, "%s: larger than %zu bytes",
-					       path, max);
-			nbuf = realloc(buf, ncap);
-			if (!nbuf)
-				return err_set(e, ENOMEM, "%s: out of memory", path);
-			buf = nbuf;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return err_set(e, errno, "%s: %s", path, strerror(errno));
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max)
-			return err_set(e, EFBIG, "%s: larger than %zu bytes", path,
-				       max);
-	}
-	if (!buf) {
-		buf = malloc(1);
-		if (!buf)
-			return err_set(e, ENOMEM, "%s: out of memory", path);
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
+	return file_read_fd(fd, path, max, ret, ret_len, e);
 }
 
 int file_write(const char *path, const void *buf, size_t len, int mode,

@@ -6,6 +6,7 @@
 #include "host/agent.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -193,9 +194,8 @@ static int state_read(struct host_agent *a, const char *name, size_t max,
 		      uint8_t **ret, size_t *ret_len, struct err *e)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ uint8_t *buf = NULL;
+	char label[PATH_MAX + 256];
 	mode_t forbidden = streq(name, F_CONFIG) ? 022 : 077;
-	size_t len = 0;
 	struct stat st;
 
 	fd = openat(a->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
@@ -220,28 +220,8 @@ static int state_read(struct host_agent *a, const char *name, size_t max,
 	if ((uintmax_t)st.st_size > max)
 		return err_set(e, EFBIG, "%s/%s: %jd bytes, limit is %zu",
 			       a->state_dir, name, (intmax_t)st.st_size, max);
-	buf = malloc(max + 1);
-	if (!buf)
-		return err_set(e, ENOMEM, "out of memory");
-	for (;;) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(e, errno, "%s/%s: %s", a->state_dir,
-				       name, strerror(errno));
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max)
-			return err_set(e, EFBIG, "%s/%s: larger than %zu bytes",
-				       a->state_dir, name, max);
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
+	snprintf(label, sizeof(label), "%s/%s", a->state_dir, name);
+	return file_read_fd(fd, label, max, ret, ret_len, e);
 }
 
 static bool state_exists(struct host_agent *a, const char *name)

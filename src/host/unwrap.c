@@ -6,6 +6,7 @@
 #include "host/unwrap.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "common/b64.h"
+#include "common/file.h"
 #include "common/util.h"
 #include "host/keyop.h"
 #include "host/secmem.h"
@@ -505,9 +507,8 @@ static int vmdir_read(struct vmdir *d, const char *name, size_t max,
 		      uint8_t **ret, size_t *ret_len, struct err *e)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ uint8_t *buf = NULL;
+	char label[PATH_MAX + 256];
 	struct stat st;
-	size_t len = 0;
 
 	fd = openat(d->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0)
@@ -525,28 +526,8 @@ static int vmdir_read(struct vmdir *d, const char *name, size_t max,
 	if ((uintmax_t)st.st_size > max)
 		return err_set(e, EFBIG, "%s/%s: over %zu bytes", d->path, name,
 			       max);
-	buf = malloc(max + 1);
-	if (!buf)
-		return err_set(e, ENOMEM, "out of memory");
-	for (;;) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(e, errno, "%s/%s: %s", d->path, name,
-				       strerror(errno));
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max)
-			return err_set(e, EFBIG, "%s/%s: over %zu bytes",
-				       d->path, name, max);
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
+	snprintf(label, sizeof(label), "%s/%s", d->path, name);
+	return file_read_fd(fd, label, max, ret, ret_len, e);
 }
 
 static int vmdir_sync(struct vmdir *d, struct err *e)
