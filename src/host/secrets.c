@@ -150,11 +150,9 @@ int host_secrets_binding(const uint8_t *buf, size_t len,
 	return 0;
 }
 
-/* AES-256-GCM under the TK-derived key, one shot either way. */
-static int gcm(bool enc, const uint8_t key[HOST_SECRETS_KEY_SIZE],
-	       const uint8_t *iv, const uint8_t *aad, size_t aad_len,
-	       const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag,
-	       struct err *e)
+int host_aes256gcm(bool enc, const uint8_t key[32], const uint8_t iv[12],
+		   const uint8_t *aad, size_t aad_len, const uint8_t *in,
+		   size_t len, uint8_t *out, uint8_t tag[16], struct err *e)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	int n = 0, ok = 0;
@@ -180,18 +178,29 @@ static int gcm(bool enc, const uint8_t key[HOST_SECRETS_KEY_SIZE],
 	ok = 1;
 done:
 	EVP_CIPHER_CTX_free(ctx);
-	if (ok == -1) {
-		OPENSSL_cleanse(out, len);
+	if (ok == 1)
+		return 0;
+	OPENSSL_cleanse(out, len);
+	if (ok == -1)
+		return -EKEYREJECTED; /* the caller says what did not open */
+	return err_set(e, EIO, "AES-256-GCM failed");
+}
+
+/* AES-256-GCM under the TK-derived key, one shot either way. */
+static int gcm(bool enc, const uint8_t key[HOST_SECRETS_KEY_SIZE],
+	       const uint8_t *iv, const uint8_t *aad, size_t aad_len,
+	       const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag,
+	       struct err *e)
+{
+	int r = host_aes256gcm(enc, key, iv, aad, aad_len, in, len, out, tag,
+			       e);
+
+	if (r == -EKEYREJECTED)
 		return err_set(e, EKEYREJECTED,
 			       "secrets file does not decrypt with this "
 			       "transport key (another TK, or the file was "
 			       "modified)");
-	}
-	if (ok == 0) {
-		OPENSSL_cleanse(out, len);
-		return err_set(e, EIO, "AES-256-GCM failed");
-	}
-	return 0;
+	return r;
 }
 
 int host_secrets_sealing_key(const uint8_t tk[KP_TK_SIZE],

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "common/util.h"
+#include "host/secrets.h"
 #include "vm/def.h"
 
 #define MAGIC "SVVR"
@@ -21,47 +22,28 @@
 #define TAG_SIZE 16
 #define AAD_LABEL "shieldvm vars v1"
 
+/* AAD = AAD_LABEL || uuid || the header. */
 static int gcm(bool enc, const uint8_t key[VM_KEY_SIZE], const char *uuid,
 	       const uint8_t *hdr, const uint8_t *in, size_t len, uint8_t *out,
 	       uint8_t *tag, struct err *e)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int n = 0, ok = 0;
+	uint8_t aad[sizeof(AAD_LABEL) - 1 + KP_VM_ID_LEN + VM_VARS_HEADER_SIZE];
+	size_t ul = strlen(uuid);
+	int r;
 
-	if (!ctx)
-		return err_set(e, ENOMEM, "out of memory");
-	if (EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), key,
-			       hdr + VM_VARS_HEADER_SIZE - IV_SIZE, enc,
-			       NULL) != 1 ||
-	    EVP_CipherUpdate(ctx, NULL, &n, (const uint8_t *)AAD_LABEL,
-			     (int)strlen(AAD_LABEL)) != 1 ||
-	    EVP_CipherUpdate(ctx, NULL, &n, (const uint8_t *)uuid,
-			     (int)strlen(uuid)) != 1 ||
-	    EVP_CipherUpdate(ctx, NULL, &n, hdr, VM_VARS_HEADER_SIZE) != 1 ||
-	    EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1)
-		goto done;
-	if (!enc &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE, tag) != 1)
-		goto done;
-	if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1) {
-		ok = -1;
-		goto done;
-	}
-	if (enc &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE, tag) != 1)
-		goto done;
-	ok = 1;
-done:
-	EVP_CIPHER_CTX_free(ctx);
-	if (ok == 1)
-		return 0;
-	OPENSSL_cleanse(out, len);
-	if (ok == -1)
+	if (ul != KP_VM_ID_LEN)
+		return err_set(e, EINVAL, "VARS: bad VM uuid");
+	memcpy(aad, AAD_LABEL, sizeof(AAD_LABEL) - 1);
+	memcpy(aad + sizeof(AAD_LABEL) - 1, uuid, ul);
+	memcpy(aad + sizeof(AAD_LABEL) - 1 + ul, hdr, VM_VARS_HEADER_SIZE);
+	r = host_aes256gcm(enc, key, hdr + VM_VARS_HEADER_SIZE - IV_SIZE, aad,
+			   sizeof(aad), in, len, out, tag, e);
+	if (r == -EKEYREJECTED)
 		return err_set(e, EKEYREJECTED,
 			       "vars.enc does not decrypt with this VM's key "
 			       "(another VM or key, or the file was "
 			       "modified)");
-	return err_set(e, EIO, "AES-256-GCM failed");
+	return r;
 }
 
 int vm_vars_seal(const uint8_t key[VM_KEY_SIZE], const char *uuid,
