@@ -44,17 +44,7 @@ export SHIELDVM_RUNTIME_DIR
 bench_cleanup() {
 	local rc=$?
 	set +e # teardown runs to its end ((exit 1) would end it under -e)
-	if [[ -f $W/vm/vm.json ]]; then
-		"$SHIELDVM" poweroff "$W/vm" >/dev/null 2>&1 || true
-		for _ in $(seq 1 50); do
-			[[ -e $SHIELDVM_RUNTIME_DIR/$VM_ID ]] || break
-			sleep 0.1
-		done
-	fi
-	if [[ $rc != 0 && -f $W/vm/supervisor.log ]]; then
-		echo "--- supervisor.log (last lines)" >&2
-		tail -n 20 "$W/vm/supervisor.log" >&2
-	fi
+	vm_teardown "$rc" "$W/vm"
 	[[ $SHIELDVM_RUNTIME_DIR == /dev/shm/bench-start.* ]] && rm -rf "$SHIELDVM_RUNTIME_DIR"
 	(exit "$rc")
 	e2e_cleanup

@@ -204,3 +204,27 @@ vm_kp() {
 		--policy "$policy" --vm-id "$VM_ID" --vm-config "$W/profile.json" \
 		--out "$out" 2>"$W/kp.err" || { cat "$W/kp.err" >&2; fail "kp new"; }
 }
+
+# vm_teardown RC DIR...: power off every VM directory DIR that has a
+# definition and wait (5 s at most) for their supervisors to finish; when RC
+# (the exit status being cleaned up after) is not 0, show the last 30 lines
+# of each supervisor.log. For EXIT traps, before e2e_cleanup.
+vm_teardown() {
+	local rc=$1 d
+	shift
+	for d in "$@"; do
+		[[ -f $d/vm.json ]] && "$SHIELDVM" poweroff "$d" >/dev/null 2>&1
+	done
+	for _ in $(seq 1 50); do
+		[[ -n $(ls -A "$SHIELDVM_RUNTIME_DIR" 2>/dev/null) ]] || break
+		sleep 0.1
+	done
+	if [[ $rc != 0 ]]; then
+		for d in "$@"; do
+			[[ -f $d/supervisor.log ]] || continue
+			echo "--- $d/supervisor.log (last 30 lines)" >&2
+			tail -n 30 "$d/supervisor.log" >&2
+		done
+	fi
+	return 0
+}

@@ -25,22 +25,9 @@ VM2_ID=5d1e3c8a-7a3f-4b61-8c0e-2f9b6a4d7e10
 VM_DIRS=()
 
 vm_cleanup() {
-	local rc=$? d
+	local rc=$?
 	set +e # teardown runs to its end ((exit 1) would end it under -e)
-	for d in "${VM_DIRS[@]}"; do
-		"$SHIELDVM" poweroff "$d" >/dev/null 2>&1 || true
-	done
-	for _ in $(seq 1 50); do
-		[[ -n $(ls -A "$SHIELDVM_RUNTIME_DIR" 2>/dev/null) ]] || break
-		sleep 0.1
-	done
-	if [[ $rc != 0 ]]; then
-		for d in "${VM_DIRS[@]}"; do
-			[[ -f $d/supervisor.log ]] || continue
-			echo "--- $d/supervisor.log" >&2
-			tail -n 30 "$d/supervisor.log" >&2
-		done
-	fi
+	vm_teardown "$rc" "${VM_DIRS[@]}"
 	(exit "$rc")
 	e2e_cleanup
 }

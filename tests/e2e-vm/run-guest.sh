@@ -28,22 +28,10 @@ hex32='^[0-9a-f]{32}$'
 vm_cleanup() {
 	local rc=$?
 	set +e # teardown runs to its end ((exit 1) would end it under -e)
-	if [[ -f $VMD/vm.json ]]; then
-		"$SHIELDVM" poweroff "$VMD" >/dev/null 2>&1 || true
-		for _ in $(seq 1 50); do
-			[[ -e $SHIELDVM_RUNTIME_DIR/$VM_ID ]] || break
-			sleep 0.1
-		done
-	fi
-	if [[ $rc != 0 ]]; then
-		if [[ -f $VMD/supervisor.log ]]; then
-			echo "--- supervisor.log (last 30 lines)" >&2
-			tail -n 30 "$VMD/supervisor.log" >&2
-		fi
-		if [[ -f $REPORT ]]; then
-			echo "--- guest report" >&2
-			report_text >&2 || true
-		fi
+	vm_teardown "$rc" "$VMD"
+	if [[ $rc != 0 && -f $REPORT ]]; then
+		echo "--- guest report" >&2
+		report_text >&2 || true
 	fi
 	(exit "$rc")
 	e2e_cleanup
