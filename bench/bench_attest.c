@@ -18,7 +18,13 @@
  *                                   runs for executables without a driver)
  *   bench_attest --url URL --admin SOCKET --pid HGSD_PID --log LOG
  *                [--hosts N] [--seconds S] [--warmup S] [--levels 1,16,...]
- *                [--no-floor] [--no-goals]
+ *                [--no-floor] [--no-goals] [--http-rt REQUESTS:SECONDS:BUSY]
+ *
+ * --http-rt is the HTTP floor bench_attest.sh measured with wrk against the
+ * same hgsd just before: REQUESTS POST /v1/attest/nonce round trips in
+ * SECONDS, with BUSY CPU seconds used on the whole machine meanwhile. With
+ * it, the floor block also prints the rate that the crypto floor plus the
+ * two round trips of an attestation leave possible on these cores.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -592,10 +598,22 @@ static void measure_floor(const struct boot *b, struct floor *out)
 	free(f);
 }
 
-static void print_floor(const struct boot *b, const struct floor *fl)
+/* The HTTP round trip floor (--http-rt), measured by bench_attest.sh. */
+struct http_rt {
+	double requests, seconds, busy; /* busy: CPU seconds, all processes */
+};
+
+/* CPU seconds one bare round trip costs server and client together. */
+static double http_rt_cost(const struct http_rt *rt)
+{
+	return rt->requests > 0 ? rt->busy / rt->requests : 0;
+}
+
+static void print_floor(const struct boot *b, const struct floor *fl, const struct http_rt *rt)
 {
 	double server = 2 * fl->verify + fl->sign + fl->sha;
 	double shared = server + fl->client;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
 	printf("== crypto floor (one core, this run; log %zu bytes)\n", b->log_len);
 	printf("  ECDSA P-256 verify           %8.1f us   (x2 per attestation: quote, certify)\n",
@@ -611,6 +629,18 @@ static void print_floor(const struct boot *b, const struct floor *fl)
 	printf("  appraise_tpm in-process      %8.1f us = %7.0f /s per core (parse, replay, digests,\n"
 	       "                                             policy, 2 verifies; no HTTP/JSON/store/token)\n",
 	       fl->appraise * 1e6, 1 / fl->appraise);
+	if (rt->requests > 0) {
+		double c = http_rt_cost(rt), all = shared + 2 * c;
+
+		printf("== HTTP floor (this run, same hgsd): wrk, POST /v1/attest/nonce, 64 keep-alive connections\n");
+		printf("  %.0f round trips in %.2f s = %.0f/s, %.2f cores busy (all processes)\n",
+		       rt->requests, rt->seconds, rt->requests / rt->seconds, rt->busy / rt->seconds);
+		printf("  one round trip, server + client  %6.1f us of CPU\n", c * 1e6);
+		printf("  crypto floor + 2 round trips     %6.1f us = at most %.0f attestations/s on %ld shared cores\n"
+		       "                                   (nonce, then attest; no JSON, base64, store, policy or\n"
+		       "                                   token building counted, the ~37 KB attest body counted as {})\n",
+		       all * 1e6, (double)cores / all, cores);
+	}
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -630,7 +660,8 @@ int main(int argc, char **argv)
 	char path_buf[4096], run_id[32];
 	struct host *hosts;
 	struct boot boot;
-	struct floor fl;
+	struct floor fl = { 0 };
+	struct http_rt rt = { 0 };
 	double t0;
 
 	if (argc == 2 && argv[1][0] != '-') {
@@ -654,6 +685,11 @@ int main(int argc, char **argv)
 		i++;
 		if (!strcmp(a, "--log"))
 			log_path = v;
+		else if (!strcmp(a, "--http-rt")) {
+			if (sscanf(v, "%lf:%lf:%lf", &rt.requests, &rt.seconds, &rt.busy) != 3 ||
+			    rt.requests <= 0 || rt.seconds <= 0 || rt.busy <= 0)
+				loadgen_die("--http-rt wants REQUESTS:SECONDS:BUSY, got %s", v);
+		}
 		else if (!loadgen_opt(&o, a, v))
 			loadgen_die("unknown option %s", a);
 	}
@@ -663,7 +699,7 @@ int main(int argc, char **argv)
 	boot_load(&boot, log_path);
 	if (floor_only || do_floor) {
 		measure_floor(&boot, &fl);
-		print_floor(&boot, &fl);
+		print_floor(&boot, &fl, &rt);
 	}
 	if (floor_only)
 		return 0;
@@ -729,6 +765,13 @@ int main(int argc, char **argv)
 			       p99_64 < 20 ? "" : " -- NOT met");
 		else
 			printf("goal: p99 < 20 ms at 64 clients: not measured (no 64-client level)\n");
+		if (do_floor && rt.requests > 0) {
+			double all = 2 * fl.verify + fl.sign + fl.sha + fl.client + 2 * http_rt_cost(&rt);
+
+			printf("bound: the crypto floor and 2 bare HTTP round trips, measured above, leave at most "
+			       "%.0f attestations/s on these %ld cores\n",
+			       (double)sysconf(_SC_NPROCESSORS_ONLN) / all, sysconf(_SC_NPROCESSORS_ONLN));
+		}
 	}
 	for (unsigned i = 0; i < n_hosts; i++) {
 		soft_ak_free(&hosts[i].ak);

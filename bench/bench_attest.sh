@@ -46,8 +46,31 @@ echo "== hgsd on $URL (pid $PID, $threads threads, log level notice, SQLite stor
 echo "== event log $logname.bin ($(stat -c %s "$LOG") bytes); baseline 'bench' captured from it;"
 echo "   rules disabled: iommu-enabled (the log has no IOMMU evidence); all other default rules on"
 
+# The HTTP floor, same hgsd, same run: wrk (a lean C client) driving the
+# cheapest POST hgsd has, /v1/attest/nonce, at 64 keep-alive connections.
+# The machine's busy CPU time (/proc/stat, every process) over the run,
+# divided by the requests, is what one round trip costs server and client
+# together; an attestation needs two (nonce, then attest with ~37 KB).
+rt_args=()
+if command -v wrk >/dev/null; then
+	printf 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n' >"$TMP/post.lua"
+	busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+	b0=$(busy)
+	out=$(wrk -t2 -c64 -d3s -s "$TMP/post.lua" "$URL/v1/attest/nonce")
+	b1=$(busy)
+	total=$(awk '/requests in/ { print $1 }' <<<"$out")
+	secs_run=$(awk '/requests in/ { sub(/s,$/, "", $4); print $4 }' <<<"$out")
+	busy_s=$(awk -v a="$b0" -v b="$b1" -v hz="$(getconf CLK_TCK)" 'BEGIN { print (b - a) / hz }')
+	if [[ -n $total && -n $secs_run ]] && ! grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+		rt_args=(--http-rt "$total:$secs_run:$busy_s")
+	else
+		echo "bench_attest: the wrk run of the HTTP floor failed:" >&2
+		echo "$out" >&2
+	fi
+fi
+
 "$BENCH_ATTEST" --url "$URL" --admin "$ADMIN" --pid "$PID" --log "$LOG" \
-	--seconds "$secs" --levels "$levels" ${BENCH_HOSTS:+--hosts "$BENCH_HOSTS"}
+	--seconds "$secs" --levels "$levels" ${BENCH_HOSTS:+--hosts "$BENCH_HOSTS"} "${rt_args[@]}"
 
 # Where hgsd's time goes: perf at 64 clients for a few seconds.
 if [[ ${BENCH_PERF:-1} != 0 ]] && command -v perf >/dev/null &&
