@@ -6,7 +6,7 @@
  * enrolled through the real POST /v1/enroll + /v1/enroll/finish (the
  * credential is activated in software below: the inverse of
  * src/attest/credential.c). Then K concurrent clients (one thread and one
- * keep-alive libcurl handle each) loop: POST /v1/attest/nonce, a quote over
+ * keep-alive HTTP/1.1 connection each) loop: POST /v1/attest/nonce, a quote over
  * 24 sha256 PCRs (the replay of a real event log, reset values elsewhere)
  * and a certify of a software transport key, POST /v1/attest, expect 200
  * and a token. Beside it, in the same run: the crypto floor (what hgsd
@@ -33,7 +33,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <jose/b64.h>
 #include <openssl/core_names.h>
@@ -706,8 +705,6 @@ int main(int argc, char **argv)
 	if (!o.url || !o.admin || !o.pid)
 		loadgen_die("--url, --admin and --pid are required");
 	n_hosts = loadgen_hosts(&o);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT))
-		loadgen_die("curl_global_init failed");
 
 	/* registration and real enrollment of every simulated host */
 	snprintf(run_id, sizeof(run_id), "%ld", (long)getpid());
@@ -782,6 +779,5 @@ int main(int argc, char **argv)
 	free(boot.log);
 	free(boot.log_b64);
 	free(boot.pcrs_json);
-	curl_global_cleanup();
 	return 0;
 }

@@ -8,7 +8,7 @@
  * its own key protector (EC P-256 owner guardian generated here + hgsd's
  * primary guardian from GET /v1/guardian, policy encryption-supported,
  * generation 0, never committed, so every release is accepted). Then K
- * concurrent clients (one thread and one keep-alive libcurl handle each)
+ * concurrent clients (one thread and one keep-alive HTTP/1.1 connection each)
  * loop: POST /v1/unwrap {token, kp}, expect 200, open "sealed" with the
  * transport key. Beside it, in the same run, the crypto floor of one
  * release as hgsd must do it (token verify, kp_parse signature checks,
@@ -34,7 +34,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <jose/jose.h>
 #include <openssl/evp.h>
@@ -580,8 +579,6 @@ int main(int argc, char **argv)
 	lv.pid = o.pid;
 	lv.warmup = o.warmup;
 	lv.secs = o.secs;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT))
-		loadgen_die("curl_global_init failed");
 	if (tang) {
 		struct tang_ctx tc;
 		char *path, *body;
@@ -604,7 +601,6 @@ int main(int argc, char **argv)
 		printf("  server cores = socat + its exited tangd children (CPU of reaped children)\n");
 		free(path);
 		free(body);
-		curl_global_cleanup();
 		return 0;
 	}
 	if (!o.url || do_floor)
@@ -686,6 +682,5 @@ int main(int argc, char **argv)
 		free(ctx.hosts[i].body);
 	}
 	free(ctx.hosts);
-	curl_global_cleanup();
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP load generator bench_attest and bench_unwrap share: one
- * keep-alive libcurl handle per client thread, a warm-up and a measured
+ * keep-alive HTTP/1.1 connection per client thread (a minimal client of
+ * its own, so that its cost on the shared cores stays small), a warm-up and a measured
  * phase per level of concurrency, two latencies per request (the whole
  * request and a part of it the benchmark names), percentiles, the server's
  * CPU time and RSS from /proc, the result table, and the command-line
@@ -14,12 +15,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <curl/curl.h>
+#include <sys/socket.h>
 
 #define LOADGEN_MAX_LEVELS 8
 #define LOADGEN_RESP_MAX (256u * 1024u) /* answer bytes kept per request */
 #define LOADGEN_ERROR_MAX 256		/* first error text kept per level */
 #define LOADGEN_COLUMNS 9		/* columns of the result table */
+#define LOADGEN_HTTP_TIMEOUT_S 30	/* per send or receive */
 
 /* "PROGRAM: message" on stderr, exit 1. */
 void loadgen_die(const char *fmt, ...)
@@ -37,22 +39,26 @@ struct loadgen_resp {
 };
 
 struct loadgen_http {
-	CURL *c;
-	struct curl_slist *hdr;
+	int fd; /* the kept connection, or -1 */
+	bool fresh;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char host[256]; /* the Host header */
 	struct loadgen_resp resp;
-	char url[512];
-	size_t url_base;
-	char errbuf[CURL_ERROR_SIZE];
+	char errbuf[256];
 };
 
-/* A JSON client for base (on unix_socket if not NULL); fresh: a new
- * connection per request. Dies when out of memory. */
+/* A JSON client for base ("http://HOST[:PORT]"; on unix_socket if not
+ * NULL); fresh: a new connection per request. Dies when out of memory or
+ * when base does not resolve. */
 void loadgen_http_init(struct loadgen_http *h, const char *base,
 		       const char *unix_socket, bool fresh);
 void loadgen_http_free(struct loadgen_http *h);
 
 /* POST body (len bytes) to path, or GET it when body is NULL. The status,
- * or -1 on a transport error (text in h->errbuf). */
+ * or -1 on a transport error (text in h->errbuf). A kept connection the
+ * server closed is opened again once. Answers must carry Content-Length
+ * (hgsd's do). */
 long loadgen_http_req(struct loadgen_http *h, const char *path,
 		      const char *body, size_t len);
 
