@@ -12,6 +12,7 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
+#include "common/aead.h"
 #include "common/util.h"
 
 #define MAGIC "SVSC"
@@ -150,49 +151,13 @@ int host_secrets_binding(const uint8_t *buf, size_t len,
 	return 0;
 }
 
-int host_aes256gcm(bool enc, const uint8_t key[32], const uint8_t iv[12],
-		   const uint8_t *aad, size_t aad_len, const uint8_t *in,
-		   size_t len, uint8_t *out, uint8_t tag[16], struct err *e)
-{
-	EVP_CIPHER_CTX *ctx = NULL;
-	int n = 0, ok = 0;
-
-	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx)
-		goto done;
-	if (EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), key, iv, enc, NULL) !=
-		    1 ||
-	    EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
-	    EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1)
-		goto done;
-	if (!enc &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE, tag) != 1)
-		goto done;
-	if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1) {
-		ok = -1;
-		goto done;
-	}
-	if (enc &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE, tag) != 1)
-		goto done;
-	ok = 1;
-done:
-	EVP_CIPHER_CTX_free(ctx);
-	if (ok == 1)
-		return 0;
-	OPENSSL_cleanse(out, len);
-	if (ok == -1)
-		return -EKEYREJECTED; /* the caller says what did not open */
-	return err_set(e, EIO, "AES-256-GCM failed");
-}
-
 /* AES-256-GCM under the TK-derived key, one shot either way. */
 static int gcm(bool enc, const uint8_t key[HOST_SECRETS_KEY_SIZE],
 	       const uint8_t *iv, const uint8_t *aad, size_t aad_len,
 	       const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag,
 	       struct err *e)
 {
-	int r = host_aes256gcm(enc, key, iv, aad, aad_len, in, len, out, tag,
+	int r = aes256gcm(enc, key, iv, aad, aad_len, in, len, out, tag,
 			       e);
 
 	if (r == -EKEYREJECTED)

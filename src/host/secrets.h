@@ -116,13 +116,6 @@ int host_secrets_fingerprint(const struct host_secrets *s, char out[48],
 int host_tk_fingerprint(const uint8_t tk[KP_TK_SIZE], char out[48],
 			struct err *e);
 
-/* AES-256-GCM, one shot: encrypt (tag out) or decrypt (tag in) len bytes
- * of in to out under key and the 96-bit iv, with aad authenticated.
- * -EKEYREJECTED, e left to the caller, when the tag does not verify;
- * -EIO otherwise. On failure out is wiped. */
-int host_aes256gcm(bool enc, const uint8_t key[32], const uint8_t iv[12],
-		   const uint8_t *aad, size_t aad_len, const uint8_t *in,
-		   size_t len, uint8_t *out, uint8_t tag[16], struct err *e);
 
 /* HKDF-SHA256(ikm, salt = empty, info) to out (secret: the caller wipes). */
 int host_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const char *info,

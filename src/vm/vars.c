@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/aead.h"
 #include "common/util.h"
 #include "host/secrets.h"
 #include "vm/def.h"
@@ -36,8 +37,8 @@ static int gcm(bool enc, const uint8_t key[VM_KEY_SIZE], const char *uuid,
 	memcpy(aad, AAD_LABEL, sizeof(AAD_LABEL) - 1);
 	memcpy(aad + sizeof(AAD_LABEL) - 1, uuid, ul);
 	memcpy(aad + sizeof(AAD_LABEL) - 1 + ul, hdr, VM_VARS_HEADER_SIZE);
-	r = host_aes256gcm(enc, key, hdr + VM_VARS_HEADER_SIZE - IV_SIZE, aad,
-			   sizeof(aad), in, len, out, tag, e);
+	r = aes256gcm(enc, key, hdr + VM_VARS_HEADER_SIZE - IV_SIZE, aad, sizeof(aad), in, len,
+		      out, tag, e);
 	if (r == -EKEYREJECTED)
 		return err_set(e, EKEYREJECTED,
 			       "vars.enc does not decrypt with this VM's key "
