@@ -194,6 +194,10 @@ struct store_guardian {
 };
 
 void store_guardian_clear(struct store_guardian *g); /* wipes private_json */
+static inline void store_guardian_clearp(struct store_guardian *g)
+{
+	store_guardian_clear(g);
+}
 void store_guardians_free(struct store_guardian *v, size_t n);
 /* The same invariants as token signing keys: at most one primary (a second
  * primary: -EEXIST), the primary is enabled (-EINVAL). g->created 0 means
@@ -211,6 +215,19 @@ int store_guardian_get(struct store *s, const char *id,
  * -EINVAL a disabled key. */
 int store_guardian_set_primary(struct store *s, const char *id,
 			       struct err *e);
+/* ---- private parts at rest (hgsd's key-encryption key, docs/hgsd.md) ---- */
+
+enum store_private_kind {
+	STORE_PRIVATE_TOKEN_KEY,    /* signing_key.private_pem */
+	STORE_PRIVATE_GUARDIAN_KEY, /* guardian_key.private_json */
+};
+
+/* Replace the stored private text of key id, only if it still is old (so
+ * that nodes sealing the same rows at once do not undo each other): 0,
+ * -ESTALE when the row is gone or holds something else by now. */
+int store_private_replace(struct store *s, enum store_private_kind kind, const char *id,
+			  const char *old, const char *text, struct err *e);
+
 /* -EINVAL: disabling the primary key. */
 int store_guardian_set_enabled(struct store *s, const char *id, bool enabled,
 			       struct err *e);

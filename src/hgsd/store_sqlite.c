@@ -124,6 +124,7 @@ enum stmt_id {
 	ST_GUARDIAN_SET_PRIMARY,
 	ST_GUARDIAN_SET_ENABLED,
 	ST_GUARDIAN_REMOVE,
+	ST_GUARDIAN_SET_PRIVATE,
 	ST_VM_GET,
 	ST_VM_PUT,
 	ST_KEY_ADD,
@@ -131,6 +132,7 @@ enum stmt_id {
 	ST_KEY_UNSET_PRIMARY,
 	ST_KEY_SET_PRIMARY,
 	ST_KEY_SET_ENABLED,
+	ST_KEY_SET_PRIVATE,
 	ST_AUDIT_ADD,
 	ST_AUDIT_LIST,
 	ST_AUDIT_LIST_HOST,
@@ -213,6 +215,8 @@ static const char *const stmt_sql[ST__MAX] = {
 				    "WHERE id = ?1",
 	[ST_GUARDIAN_REMOVE] = "DELETE FROM guardian_key WHERE id = ?1 "
 			       "AND NOT enabled AND NOT is_primary",
+	[ST_GUARDIAN_SET_PRIVATE] = "UPDATE guardian_key SET private_json = ?3 "
+				    "WHERE id = ?1 AND private_json = ?2",
 	[ST_VM_GET] = "SELECT generation, digest, updated FROM vm_rollback "
 		      "WHERE owner = ?1 AND vm_id = ?2",
 	[ST_VM_PUT] = "INSERT INTO vm_rollback(owner, vm_id, generation, "
@@ -230,6 +234,8 @@ static const char *const stmt_sql[ST__MAX] = {
 			       "WHERE kid = ?1",
 	[ST_KEY_SET_ENABLED] = "UPDATE signing_key SET enabled = ?2 "
 			       "WHERE kid = ?1",
+	[ST_KEY_SET_PRIVATE] = "UPDATE signing_key SET private_pem = ?3 "
+			       "WHERE kid = ?1 AND private_pem = ?2",
 	[ST_AUDIT_ADD] = "INSERT INTO audit(time, host, action, result, "
 			 "details) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_AUDIT_LIST] = AUDIT_COLUMNS "WHERE time >= ?1 "
@@ -419,6 +425,9 @@ static int conn_open(struct store *s, struct conn **ret, struct err *e)
 	rc = sqlite3_exec(c->db,
 			  "PRAGMA foreign_keys = ON;"
 			  "PRAGMA synchronous = NORMAL;"
+			  /* the store holds secrets: what is deleted or
+			   * replaced is overwritten, not left in free space */
+			  "PRAGMA secure_delete = ON;"
 			  "PRAGMA journal_size_limit = "
 			  STORE_SQLITE_STR(STORE_SQLITE_WAL_SIZE_LIMIT) ";",
 			  NULL, NULL, NULL);
@@ -2557,6 +2566,43 @@ int store_key_set_enabled(struct store *s, const char *kid, bool enabled,
 	if (r == -EINVAL && !enabled)
 		err_prefix(e, "cannot disable the primary key");
 	return r;
+}
+
+int store_private_replace(struct store *s, enum store_private_kind kind, const char *id,
+			  const char *old, const char *text, struct err *e)
+{
+	_cleanup_lease_ struct lease l = { 0 };
+	const char *what = kind == STORE_PRIVATE_TOKEN_KEY ? "key" : "guardian key";
+	sqlite3_stmt *st;
+	int r;
+
+	r = check_text(id, kind == STORE_PRIVATE_TOKEN_KEY ? STORE_KID_MAX : STORE_GUARDIAN_ID_MAX,
+		       what, e);
+	if (r >= 0)
+		r = check_text(old, STORE_GUARDIAN_JSON_MAX, "private key", e);
+	if (r >= 0)
+		r = check_text(text, kind == STORE_PRIVATE_TOKEN_KEY ? STORE_PEM_MAX
+								     : STORE_GUARDIAN_JSON_MAX,
+			       "private key", e);
+	if (r < 0)
+		return r;
+	r = lease_get(s, true, &l, e);
+	if (r < 0)
+		return r;
+	r = lease_stmt(&l, kind == STORE_PRIVATE_TOKEN_KEY ? ST_KEY_SET_PRIVATE
+							   : ST_GUARDIAN_SET_PRIVATE,
+		       &st, e);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, old, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(l.c->db, e, "replacing the private part of %s '%s'", what, id);
+	if (sqlite3_changes(l.c->db) == 0)
+		return err_set(e, ESTALE, "store: %s '%s' is gone or was changed meanwhile", what,
+			       id);
+	return 0;
 }
 
 /* ---- audit ---- */

@@ -1159,6 +1159,55 @@ static void test_guardians(void **state)
 	store_guardians_free(NULL, 0);
 }
 
+/* store_private_replace: compare and swap of a key's private text. */
+static void test_private_replace(void **state)
+{
+	struct fx *f = *state;
+	struct store_key k = { .kid = "k1", .private_pem = (char *)"PEM-1", .primary = true,
+			       .enabled = true };
+	struct store_key *kv = NULL;
+	struct store_guardian g = { 0 };
+	struct err e = { 0 };
+	size_t n = 0;
+
+	assert_int_equal(store_key_add(f->s, &k, &e), 0);
+	put_guardian(f->s, "g1", true, true, 10, 0);
+
+	assert_int_equal(store_private_replace(f->s, STORE_PRIVATE_TOKEN_KEY, "k1", "PEM-1",
+					       "sealed-1", &e),
+			 0);
+	/* a second node with the old text finds it changed: nothing undone */
+	assert_int_equal(store_private_replace(f->s, STORE_PRIVATE_TOKEN_KEY, "k1", "PEM-1",
+					       "sealed-other", &e),
+			 -ESTALE);
+	e = (struct err){ 0 };
+	assert_int_equal(store_private_replace(f->s, STORE_PRIVATE_TOKEN_KEY, "nope", "PEM-1",
+					       "x", &e),
+			 -ESTALE);
+	e = (struct err){ 0 };
+	assert_int_equal(store_key_list(f->s, &kv, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(kv[0].private_pem, "sealed-1");
+	assert_true(kv[0].primary && kv[0].enabled);
+	store_keys_free(kv, n);
+
+	assert_int_equal(store_private_replace(f->s, STORE_PRIVATE_GUARDIAN_KEY, "g1",
+					       "{\"secret\": \"g1\"}", "sealed-g1", &e),
+			 0);
+	assert_int_equal(store_guardian_get(f->s, "g1", &g, &e), 0);
+	assert_string_equal(g.private_json, "sealed-g1");
+	assert_true(g.primary && g.enabled);
+	store_guardian_clear(&g);
+	/* the kinds do not mix: a guardian id is no token key */
+	assert_int_equal(store_private_replace(f->s, STORE_PRIVATE_TOKEN_KEY, "g1", "sealed-g1",
+					       "x", &e),
+			 -ESTALE);
+	e = (struct err){ 0 };
+	assert_int_equal(store_private_replace(f->s, STORE_PRIVATE_GUARDIAN_KEY, "g1", "sealed-g1",
+					       "", &e),
+			 -EINVAL);
+}
+
 /* ---- rollback records ---- */
 
 static void test_vm_records(void **state)
@@ -1714,6 +1763,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys, setup_store,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_guardians, setup_store,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_private_replace, setup_store,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_vm_records, setup_store,
 						teardown),
