@@ -36,6 +36,7 @@ struct api_ctx {
 	struct ekcert_cas *ek_cas;    /* NULL: no EK CA configured */
 	struct policy_cache *policies; /* the attestation policy (shared) */
 	struct guardians *guardians;  /* guardian keys (key protection) */
+	const struct kek *kek;        /* keys at rest ([keys] kek_file), or NULL */
 	bool has_admin_group;
 	gid_t admin_gid;
 	int64_t started;              /* Unix seconds */

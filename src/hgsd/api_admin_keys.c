@@ -18,11 +18,6 @@
 #define GKEY_DEFAULT_NAME "hgs"
 #define GKEY_PRIMARY_ALIAS "primary" /* export: the primary key */
 
-static void store_guardian_clearp(struct store_guardian *g)
-{
-	store_guardian_clear(g);
-}
-
 /* Key ids are RFC 7638 thumbprints: base64url, 1..STORE_GUARDIAN_ID_MAX. */
 static bool gkey_id_valid(const char *s)
 {
@@ -141,8 +136,7 @@ int api_admin_gkeys_export(struct http_request *rq)
 		if (r < 0)
 			return api_store_error(rq, r, &e, what);
 	}
-	r = guardian_from_private_json(g.private_json, strlen(g.private_json),
-				       &gd, &e);
+	r = guardian_open_row(ctx->kek, &g, &gd, NULL, &e);
 	if (r == 0)
 		r = guardian_metadata(gd, &meta, &e);
 	if (r < 0) {
@@ -203,14 +197,9 @@ static int gkey_add(struct http_request *rq, json_t *details)
 	}
 	if (r < 0)
 		return r;
-	r = guardian_to_private_json(gd, &row.private_json, &e);
+	r = guardian_row_new(gd, ctx->kek, false, &row, &e);
 	if (r < 0)
 		return r;
-	snprintf(row.id, sizeof(row.id), "%s", gd->id);
-	snprintf(row.name, sizeof(row.name), "%s", gd->name);
-	snprintf(row.algorithm, sizeof(row.algorithm), "%s",
-		 guardian_alg_to_string(gd->alg));
-	row.enabled = true;
 	json_object_set_new(details, "key_id", json_string(gd->id));
 	json_object_set_new(details, "algorithm", json_string(row.algorithm));
 	/* Added as a secondary key first: the one-primary rule holds at every

@@ -40,6 +40,9 @@ struct config {
 	/* [tokens] */
 	uint32_t token_lifetime; /* seconds */
 
+	/* [keys] */
+	char *kek_file; /* key-encryption key for keys at rest, or NULL */
+
 	/* [attestation] */
 	unsigned modes;          /* CONFIG_MODE_* */
 	uint32_t nonce_lifetime; /* seconds */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,7 @@ struct guardian_set {
 struct guardians {
 	pthread_mutex_t lock;
 	struct store *store;
+	const struct kek *kek;
 	struct guardian_set *cur;
 };
 
@@ -63,19 +65,26 @@ static void set_free(struct guardian_set *set)
 	free(set);
 }
 
-/* Write a guardian into the store row form (private JSON copied). */
-static int row_from_guardian(const struct guardian *g, bool primary,
-			     struct store_guardian *row, struct err *e)
+void guardian_row_aad(const char *id, char out[GUARDIAN_ROW_AAD_MAX])
 {
-	char *text = NULL;
+	snprintf(out, GUARDIAN_ROW_AAD_MAX, "guardian_key:%s", id);
+}
+
+int guardian_row_new(const struct guardian *g, const struct kek *kek, bool primary,
+		     struct store_guardian *row, struct err *e)
+{
+	char *text = NULL, aad[GUARDIAN_ROW_AAD_MAX];
 	int r;
 
 	r = guardian_to_private_json(g, &text, e);
 	if (r < 0)
 		return r;
-	*row = (struct store_guardian){ .private_json = text,
-					.primary = primary,
-					.enabled = true };
+	guardian_row_aad(g->id, aad);
+	*row = (struct store_guardian){ .primary = primary, .enabled = true };
+	r = kek_seal_text(kek, aad, text, &row->private_json, e);
+	wipe_free(text, strlen(text));
+	if (r < 0)
+		return r;
 	snprintf(row->id, sizeof(row->id), "%s", g->id);
 	snprintf(row->name, sizeof(row->name), "%s", g->name);
 	snprintf(row->algorithm, sizeof(row->algorithm), "%s",
@@ -83,14 +92,16 @@ static int row_from_guardian(const struct guardian *g, bool primary,
 	return 0;
 }
 
-/* First start: agree on one key with every other node starting now. */
-static int create_first(struct store *s, struct err *e)
+/* First start: agree on one key with every other node starting now. The
+ * candidate goes through the settings sealed like the key row. */
+static int create_first(struct store *s, const struct kek *kek, struct err *e)
 {
 	_cleanup_(guardian_freep) struct guardian *cand = NULL, *won = NULL;
 	struct store_guardian row = { 0 };
-	char *text = NULL;
-	uint8_t *val = NULL;
-	size_t val_len = 0;
+	char *text = NULL, *sealed = NULL;
+	uint8_t *val = NULL, *plain = NULL;
+	size_t val_len = 0, plain_len = 0, sealed_len = 0;
+	bool was_sealed;
 	int r;
 
 	r = guardian_generate(GUARDIANS_FIRST_NAME, GUARDIAN_EC_P256, &cand, e);
@@ -99,24 +110,34 @@ static int create_first(struct store *s, struct err *e)
 	r = guardian_to_private_json(cand, &text, e);
 	if (r < 0)
 		return r;
-	r = store_setting_get_or_create(s, GUARDIANS_FIRST_SETTING,
-					(const uint8_t *)text, strlen(text) + 1,
-					&val, &val_len, e);
+	r = kek_seal(kek, "setting:" GUARDIANS_FIRST_SETTING, (const uint8_t *)text, strlen(text),
+		     &sealed, &sealed_len, e);
 	wipe_free(text, strlen(text));
 	if (r < 0)
 		return r;
-	if (val_len < 2 || val[0] != '{' || val[val_len - 1] != '\0') {
+	r = store_setting_get_or_create(s, GUARDIANS_FIRST_SETTING,
+					(const uint8_t *)sealed, sealed_len + 1,
+					&val, &val_len, e);
+	wipe_free(sealed, sealed_len);
+	if (r < 0)
+		return r;
+	if (val_len < 2 || val[val_len - 1] != '\0' ||
+	    (val[0] != '{' && !kek_is_sealed(val, val_len - 1))) {
 		/* Holds an id: another node finished already. */
 		wipe_free((char *)val, val_len);
 		return 0;
 	}
-	r = guardian_from_private_json((const char *)val, val_len - 1, &won, e);
+	r = kek_open(kek, "setting:" GUARDIANS_FIRST_SETTING, val, val_len - 1, &plain,
+		     &plain_len, &was_sealed, e);
 	wipe_free((char *)val, val_len);
+	if (r >= 0)
+		r = guardian_from_private_json((const char *)plain, plain_len, &won, e);
+	wipe_free((char *)plain, plain_len);
 	if (r < 0) {
 		err_prefix(e, "setting %s", GUARDIANS_FIRST_SETTING);
 		return r;
 	}
-	r = row_from_guardian(won, true, &row, e);
+	r = guardian_row_new(won, kek, true, &row, e);
 	if (r < 0)
 		return r;
 	row.created = time(NULL);
@@ -135,7 +156,7 @@ static int create_first(struct store *s, struct err *e)
 }
 
 /* A snapshot from the rows. */
-static int set_build(struct store_guardian *v, size_t n,
+static int set_build(const struct kek *kek, struct store_guardian *v, size_t n,
 		     struct guardian_set **ret, struct err *e)
 {
 	struct guardian_set *set = calloc(1, sizeof(*set));
@@ -159,9 +180,7 @@ static int set_build(struct store_guardian *v, size_t n,
 		set->n++;
 		if (!v[i].enabled)
 			continue; /* a disabled key releases nothing */
-		r = guardian_from_private_json(v[i].private_json,
-					       strlen(v[i].private_json), &k->g,
-					       e);
+		r = guardian_open_row(kek, &v[i], &k->g, NULL, e);
 		if (r < 0) {
 			err_prefix(e, "guardian key %s", v[i].id);
 			set_free(set);
@@ -199,7 +218,26 @@ static int set_build(struct store_guardian *v, size_t n,
 	return 0;
 }
 
-static int load(struct store *s, struct guardian_set **ret, struct err *e)
+int guardian_open_row(const struct kek *kek, const struct store_guardian *row,
+		      struct guardian **ret, bool *ret_sealed, struct err *e)
+{
+	char aad[GUARDIAN_ROW_AAD_MAX], *text = NULL;
+	bool was_sealed = false;
+	int r;
+
+	guardian_row_aad(row->id, aad);
+	r = kek_open_text(kek, aad, row->private_json, &text, &was_sealed, e);
+	if (r < 0)
+		return r;
+	r = guardian_from_private_json(text, strlen(text), ret, e);
+	wipe_free(text, strlen(text));
+	if (ret_sealed)
+		*ret_sealed = was_sealed;
+	return r;
+}
+
+static int load(struct store *s, const struct kek *kek, struct guardian_set **ret,
+		struct err *e)
 {
 	struct store_guardian *v = NULL;
 	size_t n = 0;
@@ -208,33 +246,78 @@ static int load(struct store *s, struct guardian_set **ret, struct err *e)
 	r = store_guardian_list(s, true, &v, &n, e);
 	if (r < 0)
 		return r;
-	r = set_build(v, n, ret, e);
+	r = set_build(kek, v, n, ret, e);
 	store_guardians_free(v, n);
 	return r;
 }
 
-int guardians_new(struct store *s, struct guardians **ret, struct err *e)
+/* Seal, in the store, every private key stored before the KEK was
+ * configured (disabled ones too); another node doing the same at once is
+ * not an error. Every row is opened on the way: a start with the wrong KEK
+ * stops here, naming the key. */
+static int seal_stored(struct store *s, const struct kek *kek, unsigned *count, struct err *e)
+{
+	struct store_guardian *v = NULL;
+	size_t n = 0;
+	int r;
+
+	r = store_guardian_list(s, true, &v, &n, e);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		_cleanup_(guardian_freep) struct guardian *gd = NULL;
+		_cleanup_(store_guardian_clearp) struct store_guardian row = { 0 };
+		bool was_sealed = false;
+
+		r = guardian_open_row(kek, &v[i], &gd, &was_sealed, e);
+		if (r < 0) {
+			err_prefix(e, "guardian key %s", v[i].id);
+			break;
+		}
+		if (was_sealed || !kek)
+			continue;
+		r = guardian_row_new(gd, kek, v[i].primary, &row, e);
+		if (r < 0)
+			break;
+		r = store_private_replace(s, STORE_PRIVATE_GUARDIAN_KEY, v[i].id,
+					  v[i].private_json, row.private_json, e);
+		if (r == -ESTALE) {
+			memset(e, 0, sizeof(*e));
+			r = 0;
+		} else if (r == 0) {
+			(*count)++;
+		}
+	}
+	store_guardians_free(v, n);
+	return r < 0 ? r : 0;
+}
+
+int guardians_new(struct store *s, const struct kek *kek, struct guardians **ret,
+		  unsigned *ret_sealed, struct err *e)
 {
 	struct guardians *g;
 	struct store_guardian *v = NULL;
 	size_t n = 0;
 	int r;
 
+	*ret_sealed = 0;
 	r = store_guardian_list(s, false, &v, &n, e);
 	if (r < 0)
 		return r;
 	store_guardians_free(v, n);
 	if (n == 0) {
-		r = create_first(s, e);
+		r = create_first(s, kek, e);
 		if (r < 0)
 			return r;
 	}
+	r = seal_stored(s, kek, ret_sealed, e);
+	if (r < 0)
+		return r;
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return err_set(e, ENOMEM, "out of memory");
 	pthread_mutex_init(&g->lock, NULL);
 	g->store = s;
-	r = load(s, &g->cur, e);
+	g->kek = kek;
+	r = load(s, kek, &g->cur, e);
 	if (r < 0) {
 		guardians_free(g);
 		return r;
@@ -301,7 +384,7 @@ int guardians_get(struct guardians *g, struct guardian_set **ret, struct err *e)
 		pthread_mutex_unlock(&g->lock);
 		return 0;
 	}
-	r = load(g->store, &fresh, e);
+	r = load(g->store, g->kek, &fresh, e);
 	if (r < 0) {
 		pthread_mutex_unlock(&g->lock);
 		return r;

@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "hgsd/kek.h"
 #include "hgsd/store.h"
 #include "kp/guardian.h"
 #include "kp/kp.h"
@@ -40,8 +41,24 @@
 struct guardians;
 struct guardian_set; /* one snapshot of the key table, reference counted */
 
-/* Load the keys; at the first start of a cluster create the primary. */
-int guardians_new(struct store *s, struct guardians **ret, struct err *e);
+#define GUARDIAN_ROW_AAD_MAX (STORE_GUARDIAN_ID_MAX + 16)
+
+/* The associated data of a guardian key row's sealed private part. */
+void guardian_row_aad(const char *id, char out[GUARDIAN_ROW_AAD_MAX]);
+/* The store row of g (enabled; primary as given), its private JSON sealed
+ * under kek (copied as it is without one). */
+int guardian_row_new(const struct guardian *g, const struct kek *kek, bool primary,
+		     struct store_guardian *row, struct err *e);
+/* The guardian in a row read with its private part (opened under kek);
+ * *ret_sealed (may be NULL): whether it was stored sealed. */
+int guardian_open_row(const struct kek *kek, const struct store_guardian *row,
+		      struct guardian **ret, bool *ret_sealed, struct err *e);
+
+/* Load the keys; at the first start of a cluster create the primary.
+ * With a KEK (kek_file), private keys are written sealed, and keys stored
+ * before it was configured are sealed now (*ret_sealed counts them). */
+int guardians_new(struct store *s, const struct kek *kek, struct guardians **ret,
+		  unsigned *ret_sealed, struct err *e);
 void guardians_free(struct guardians *g);
 
 /* The current snapshot (re-read when older than the TTL). Release it with

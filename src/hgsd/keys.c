@@ -2,6 +2,7 @@
 #include "hgsd/keys.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,14 +33,22 @@ static void wipe_free_str(char *s)
 		wipe_free((uint8_t *)s, strlen(s));
 }
 
-/* First start: agree on one key with every other node starting now. */
-static int keys_create_first(struct store *s, struct err *e)
+/* The associated data of a key row's sealed private part. */
+static void row_aad(const char *kid, char out[96])
+{
+	snprintf(out, 96, "signing_key:%s", kid);
+}
+
+/* First start: agree on one key with every other node starting now. The
+ * candidate goes through the settings sealed like the key row. */
+static int keys_create_first(struct store *s, const struct kek *kek, struct err *e)
 {
 	_cleanup_(token_key_freep) struct token_key *cand = NULL, *won = NULL;
 	struct store_key sk = { 0 };
-	char *pem = NULL;
-	uint8_t *val = NULL;
-	size_t val_len = 0;
+	char *pem = NULL, *sealed = NULL, aad[96];
+	uint8_t *val = NULL, *plain = NULL;
+	size_t val_len = 0, plain_len = 0, sealed_len = 0;
+	bool was_sealed;
 	int r;
 
 	r = token_key_generate(&cand, e);
@@ -48,32 +57,46 @@ static int keys_create_first(struct store *s, struct err *e)
 	r = token_key_to_pem(cand, &pem, e);
 	if (r < 0)
 		return r;
-	r = store_setting_get_or_create(s, KEYS_FIRST_SETTING, (const uint8_t *)pem,
-					strlen(pem) + 1, &val, &val_len, e);
+	r = kek_seal(kek, "setting:" KEYS_FIRST_SETTING, (const uint8_t *)pem, strlen(pem),
+		     &sealed, &sealed_len, e);
 	wipe_free_str(pem);
 	pem = NULL;
 	if (r < 0)
 		return r;
-	if (val_len < 11 || memcmp(val, "-----BEGIN", 10) != 0 ||
-	    val[val_len - 1] != '\0') {
+	r = store_setting_get_or_create(s, KEYS_FIRST_SETTING, (const uint8_t *)sealed,
+					sealed_len + 1, &val, &val_len, e);
+	wipe_free_str(sealed);
+	if (r < 0)
+		return r;
+	if (!val_len || val[val_len - 1] != '\0' ||
+	    (!kek_is_sealed(val, val_len - 1) &&
+	     (val_len < 11 || memcmp(val, "-----BEGIN", 10) != 0))) {
 		/* Holds a kid: another node finished already. */
 		wipe_free(val, val_len);
 		return 0;
 	}
-	r = token_key_from_pem((const char *)val, val_len - 1, &won, e);
+	r = kek_open(kek, "setting:" KEYS_FIRST_SETTING, val, val_len - 1, &plain, &plain_len,
+		     &was_sealed, e);
+	wipe_free(val, val_len);
+	if (r >= 0)
+		r = token_key_from_pem((const char *)plain, plain_len, &won, e);
 	if (r < 0) {
-		wipe_free(val, val_len);
+		wipe_free(plain, plain_len);
 		err_prefix(e, "setting %s", KEYS_FIRST_SETTING);
 		return r;
 	}
+	row_aad(won->kid, aad);
+	r = kek_seal_text(kek, aad, (const char *)plain, &sk.private_pem, e);
+	wipe_free(plain, plain_len);
+	if (r < 0)
+		return r;
 	memcpy(sk.kid, won->kid, sizeof(sk.kid));
 	sk.kid[sizeof(sk.kid) - 1] = '\0';
-	sk.private_pem = (char *)val;
 	sk.primary = true;
 	sk.enabled = true;
 	sk.created = time(NULL);
 	r = store_key_add(s, &sk, e);
-	wipe_free(val, val_len);
+	wipe_free_str(sk.private_pem);
 	if (r < 0 && r != -EEXIST)
 		return r;
 	/* Everyone writes the same kid: the PEM leaves the settings. */
@@ -86,8 +109,32 @@ static int keys_create_first(struct store *s, struct err *e)
 	return 0;
 }
 
-static int keys_build(struct store_key *v, size_t n, struct keys *k,
-		      struct err *e)
+/* Seal, in the store, a private key stored before the KEK was configured;
+ * another node doing the same at once is not an error. */
+static int seal_stored(struct store *s, const struct kek *kek, const struct store_key *k,
+		       unsigned *count, struct err *e)
+{
+	char aad[96], *sealed = NULL;
+	int r;
+
+	row_aad(k->kid, aad);
+	r = kek_seal_text(kek, aad, k->private_pem, &sealed, e);
+	if (r < 0)
+		return r;
+	r = store_private_replace(s, STORE_PRIVATE_TOKEN_KEY, k->kid, k->private_pem, sealed, e);
+	wipe_free_str(sealed);
+	if (r == -ESTALE) {
+		memset(e, 0, sizeof(*e));
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	(*count)++;
+	return 0;
+}
+
+static int keys_build(struct store *s, const struct kek *kek, struct store_key *v, size_t n,
+		      struct keys *k, unsigned *sealed_count, struct err *e)
 {
 	json_t *arr = json_array();
 	int r;
@@ -99,11 +146,25 @@ static int keys_build(struct store_key *v, size_t n, struct keys *k,
 		return err_set(e, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_(token_key_freep) struct token_key *tk = NULL;
+		char aad[96], *pem = NULL;
+		bool was_sealed = false;
 
-		if (!v[i].enabled || !v[i].private_pem)
+		if (!v[i].private_pem)
 			continue;
-		r = token_key_from_pem(v[i].private_pem, strlen(v[i].private_pem),
-				       &tk, e);
+		row_aad(v[i].kid, aad);
+		r = kek_open_text(kek, aad, v[i].private_pem, &pem, &was_sealed, e);
+		if (r >= 0 && kek && !was_sealed)
+			r = seal_stored(s, kek, &v[i], sealed_count, e);
+		if (r < 0 || !v[i].enabled) {
+			wipe_free_str(pem);
+			if (r < 0) {
+				err_prefix(e, "token key %s", v[i].kid);
+				return r;
+			}
+			continue;
+		}
+		r = token_key_from_pem(pem, strlen(pem), &tk, e);
+		wipe_free_str(pem);
 		if (r < 0) {
 			err_prefix(e, "token key %s", v[i].kid);
 			return r;
@@ -118,20 +179,22 @@ static int keys_build(struct store_key *v, size_t n, struct keys *k,
 	return 0;
 }
 
-int keys_load(struct store *s, struct keys **ret, struct err *e)
+int keys_load(struct store *s, const struct kek *kek, struct keys **ret, unsigned *ret_sealed,
+	      struct err *e)
 {
 	struct store_key *v = NULL;
 	struct keys *k;
 	size_t n = 0;
 	int r;
 
+	*ret_sealed = 0;
 	r = store_key_list(s, &v, &n, e);
 	if (r < 0)
 		return r;
 	if (n == 0) {
 		store_keys_free(v, n);
 		v = NULL;
-		r = keys_create_first(s, e);
+		r = keys_create_first(s, kek, e);
 		if (r < 0)
 			return r;
 		r = store_key_list(s, &v, &n, e);
@@ -143,7 +206,7 @@ int keys_load(struct store *s, struct keys **ret, struct err *e)
 		store_keys_free(v, n);
 		return err_set(e, ENOMEM, "out of memory");
 	}
-	r = keys_build(v, n, k, e);
+	r = keys_build(s, kek, v, n, k, ret_sealed, e);
 	store_keys_free(v, n);
 	if (r < 0) {
 		keys_free(k);

@@ -19,13 +19,17 @@
 
 #include "attest/token.h"
 #include "common/err.h"
+#include "hgsd/kek.h"
 #include "hgsd/store.h"
 
 #define KEYS_FIRST_SETTING "token_key_first"
 
 struct keys;
 
-int keys_load(struct store *s, struct keys **ret, struct err *e);
+/* With a KEK (kek_file), private keys are written sealed, and keys stored
+ * before it was configured are sealed now (*ret_sealed counts them). */
+int keys_load(struct store *s, const struct kek *kek, struct keys **ret, unsigned *ret_sealed,
+	      struct err *e);
 void keys_free(struct keys *k);
 
 /* The key new tokens are signed with. */

@@ -40,6 +40,7 @@
 #include "hgsd/config.h"
 #include "hgsd/http.h"
 #include "hgsd/guardians.h"
+#include "hgsd/kek.h"
 #include "hgsd/keys.h"
 #include "hgsd/log.h"
 #include "hgsd/store.h"
@@ -58,6 +59,7 @@ struct daemon_state {
 	int tcp_fd, admin_fd;
 	uint16_t port;
 	uint8_t *nonce_key;  /* one mlocked page */
+	struct kek *kek;     /* [keys] kek_file, or NULL */
 	struct http_server *host_srv, *admin_srv;
 	int ready_fd;        /* daemon mode: tells the parent we serve */
 };
@@ -387,27 +389,69 @@ static int drop_privileges(struct daemon_state *d, struct err *e)
 
 /* ---- secrets from the store ---- */
 
-static int load_nonce_key(struct daemon_state *d, struct err *e)
+/* The cluster's nonce key: created at the first start (first node wins),
+ * sealed under the KEK when there is one; *ret_sealed counts a key stored
+ * before the KEK and sealed now. */
+static int load_nonce_key(struct daemon_state *d, unsigned *ret_sealed, struct err *e)
 {
 	uint8_t cand[NONCE_KEY_SIZE];
-	uint8_t *val = NULL;
-	size_t len = 0;
+	uint8_t *val = NULL, *stored = NULL;
+	char *sealed = NULL;
+	size_t len = 0, stored_len = 0, sealed_len = 0;
+	bool was_sealed = false;
 	long page = sysconf(_SC_PAGESIZE);
 	void *p;
 	int r;
 
 	if (RAND_bytes(cand, sizeof(cand)) != 1)
 		return err_set(e, EIO, "no randomness for the nonce key");
-	r = store_setting_get_or_create(d->ctx.store, "nonce_key", cand,
-					sizeof(cand), &val, &len, e);
+	r = kek_seal(d->kek, "setting:nonce_key", cand, sizeof(cand), &sealed, &sealed_len, e);
 	OPENSSL_cleanse(cand, sizeof(cand));
 	if (r < 0)
 		return r;
+	/* stored sealed with its NUL when there is a KEK; 32 raw bytes
+	 * without (and in stores from before the KEK) */
+	r = store_setting_get_or_create(d->ctx.store, "nonce_key", (const uint8_t *)sealed,
+					d->kek ? sealed_len + 1 : sealed_len, &stored, &stored_len, e);
+	OPENSSL_cleanse(sealed, sealed_len);
+	free(sealed);
+	if (r < 0)
+		return r;
+	if (stored_len != NONCE_KEY_SIZE && kek_is_sealed(stored, stored_len)) {
+		r = kek_open(d->kek, "setting:nonce_key", stored,
+			     stored_len && !stored[stored_len - 1] ? stored_len - 1 : stored_len, &val,
+			     &len, &was_sealed, e);
+		OPENSSL_cleanse(stored, stored_len);
+		free(stored);
+		if (r < 0) {
+			err_prefix(e, "store setting nonce_key");
+			return r;
+		}
+	} else {
+		val = stored;
+		len = stored_len;
+	}
 	if (len != NONCE_KEY_SIZE) {
 		OPENSSL_cleanse(val, len);
 		free(val);
 		return err_set(e, EBADMSG, "store setting nonce_key: %zu bytes, expected %d",
 			       len, NONCE_KEY_SIZE);
+	}
+	if (d->kek && !was_sealed) {
+		/* stored before the KEK: seal it now */
+		r = kek_seal(d->kek, "setting:nonce_key", val, len, &sealed, &sealed_len, e);
+		if (r >= 0) {
+			r = store_setting_put(d->ctx.store, "nonce_key", (const uint8_t *)sealed,
+					      sealed_len + 1, e);
+			OPENSSL_cleanse(sealed, sealed_len);
+			free(sealed);
+		}
+		if (r < 0) {
+			OPENSSL_cleanse(val, len);
+			free(val);
+			return r;
+		}
+		(*ret_sealed)++;
 	}
 	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -546,11 +590,13 @@ static void cleanup(struct daemon_state *d)
 		free(d->tls_key_pem);
 	}
 	free(d->tls_cert_pem);
+	kek_free(d->kek);
 	config_clear(&d->cfg);
 }
 
 static int run(struct daemon_state *d, const sigset_t *sigs)
 {
+	unsigned sealed_nonce = 0, sealed_tokens = 0, sealed_guardians = 0;
 	struct err e = { 0 };
 	int sig;
 
@@ -558,6 +604,14 @@ static int run(struct daemon_state *d, const sigset_t *sigs)
 		return fail("start_refused", &e);
 	if (load_tls(d, &e) < 0 || load_ek_cas(d, &e) < 0)
 		return fail("config_error", &e);
+	if (d->cfg.kek_file) {
+		/* read as root, like the TLS key: the service user need not
+		 * be able to read it later */
+		if (kek_load(d->cfg.kek_file, &d->kek, &e) < 0)
+			return fail("kek_failed", &e);
+		d->ctx.kek = d->kek;
+		log_event(LOG_LEVEL_NOTICE, NULL, "kek", "{s:s}", "id", kek_id(d->kek));
+	}
 	if (listen_tcp(d, &e) < 0 || listen_admin(d, &e) < 0)
 		return fail("listen_failed", &e);
 	if (drop_privileges(d, &e) < 0)
@@ -566,16 +620,26 @@ static int run(struct daemon_state *d, const sigset_t *sigs)
 		return fail("daemonize_failed", &e);
 	if (store_open(d->cfg.store_uri, &d->ctx.store, &e) < 0)
 		return fail("store_open_failed", &e);
-	if (load_nonce_key(d, &e) < 0)
+	if (load_nonce_key(d, &sealed_nonce, &e) < 0)
 		return fail("nonce_key_failed", &e);
-	if (keys_load(d->ctx.store, &d->ctx.keys, &e) < 0)
+	if (keys_load(d->ctx.store, d->kek, &d->ctx.keys, &sealed_tokens, &e) < 0)
 		return fail("token_keys_failed", &e);
 	log_event(LOG_LEVEL_NOTICE, NULL, "token_key", "{s:s}", "kid",
 		  keys_primary(d->ctx.keys)->kid);
 	if (policy_cache_new(d->ctx.store, d->cfg.policy_id, &d->ctx.policies, &e) < 0)
 		return fail("policy_failed", &e);
-	if (guardians_new(d->ctx.store, &d->ctx.guardians, &e) < 0)
+	if (guardians_new(d->ctx.store, d->kek, &d->ctx.guardians, &sealed_guardians, &e) < 0)
 		return fail("guardian_keys_failed", &e);
+	if (!d->kek)
+		log_event(LOG_LEVEL_WARNING, NULL, "keys_at_rest_unsealed", "{s:s}", "message",
+			  "no [keys] kek_file: the store holds the token, guardian and nonce keys "
+			  "in plaintext, and so does every backup of it");
+	else if (sealed_nonce + sealed_tokens + sealed_guardians)
+		log_event(LOG_LEVEL_NOTICE, NULL, "keys_sealed", "{s:s, s:i, s:i, s:i, s:s}", "kek",
+			  kek_id(d->kek), "nonce_key", (int)sealed_nonce, "token_keys",
+			  (int)sealed_tokens, "guardian_keys", (int)sealed_guardians, "message",
+			  "keys stored in plaintext before the KEK are now sealed; older backups "
+			  "of the store still hold them in plaintext");
 	{
 		struct guardian_set *set = NULL;
 
