@@ -178,8 +178,10 @@ INTRO
 # ---------------------------------------------------------------------------
 heading "The Host Guardian Service"
 say "hgsd: attestation and key release over HTTP (loopback here, TLS in"
-say "production), admin over a local socket, state in SQLite."
+say "production), admin over a local socket, state in SQLite, its keys"
+say "sealed in the store under a key-encryption key kept apart from it."
 mkdir -p "$W/hgsd/state"
+(umask 077 && openssl rand -hex 32 >"$W/hgsd/kek")
 user_line=
 if [[ $(id -u) == 0 ]]; then
 	user_line="user = nobody" # hgsd refuses to run as root
@@ -193,6 +195,8 @@ threads = 2
 $user_line
 [store]
 uri = sqlite:$W/hgsd/state/hgsd.db
+[keys]
+kek_file = $W/hgsd/kek
 [attestation]
 modes = tpm
 ek_ca_dir = $W/ek-ca

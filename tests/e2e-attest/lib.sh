@@ -81,11 +81,16 @@ tpm_up() {
 # ---- hgsd -------------------------------------------------------------------
 
 # hgsd_up NAME [STORE]: hgsd on a free loopback port with the SQLite store
-# $TMP/state-STORE (default: its own). Knobs: MODES, NONCE_LIFETIME,
+# $TMP/state-STORE (default: its own), its keys sealed under the KEK
+# $TMP/hgsd.kek as in production (HGSD_KEK=0: keys in plaintext, for tests
+# that read them from the store). Knobs: MODES, NONCE_LIFETIME,
 # TOKEN_LIFETIME, E2E_MAX_BODY, EK_CA_DIR. Sets URL_NAME, ADMIN_NAME and
 # makes it the current server (BASE_URL, ADMIN).
 hgsd_up() {
 	local name=$1 store=${2:-$1}
+	if [[ ${HGSD_KEK:-1} != 0 && ! -e $TMP/hgsd.kek ]]; then
+		(umask 077 && openssl rand -hex 32 >"$TMP/hgsd.kek")
+	fi
 	mkdir -p "$TMP/state-$store"
 	[[ -z $HGSD_USER ]] || chown "$HGSD_USER:" "$TMP/state-$store"
 	{
@@ -100,6 +105,10 @@ hgsd_up() {
 		echo "uri = sqlite:$TMP/state-$store/hgsd.db"
 		echo "[tokens]"
 		echo "lifetime = ${TOKEN_LIFETIME:-28800}"
+		if [[ ${HGSD_KEK:-1} != 0 ]]; then
+			echo "[keys]"
+			echo "kek_file = $TMP/hgsd.kek"
+		fi
 		echo "[attestation]"
 		echo "modes = ${MODES:-tpm, host-key}"
 		echo "nonce_lifetime = ${NONCE_LIFETIME:-300}"

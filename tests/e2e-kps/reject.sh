@@ -3,6 +3,9 @@
 # every refusal reaches `shieldvm host unwrap` as exit 1 with hgsd's
 # status and reason, is audited, and leaves the VM key directory as it was.
 #   reject.sh CASE
+# Some cases forge tokens with the token key read from the store: keys in
+# plaintext here (tests/hgsd-server/keys-at-rest.sh covers the KEK).
+HGSD_KEK=0
 . "$(dirname "$0")/lib.sh"
 
 # tamper FILTER IN OUT: one base64url member changed (first character).
