@@ -142,6 +142,20 @@ bool kek_is_sealed(const uint8_t *stored, size_t len)
 	return len >= strlen(KEK_PREFIX) && memcmp(stored, KEK_PREFIX, strlen(KEK_PREFIX)) == 0;
 }
 
+/* A NUL-terminated copy of len bytes (values that are not sealed). */
+static int copy_nul(const uint8_t *in, size_t len, uint8_t **ret, size_t *ret_len, struct err *e)
+{
+	uint8_t *out = malloc(len + 1);
+
+	if (!out)
+		return err_set(e, ENOMEM, "out of memory");
+	memcpy(out, in, len);
+	out[len] = '\0';
+	*ret = out;
+	*ret_len = len;
+	return 0;
+}
+
 /* The associated data: version, KEK id and the row. */
 static int make_aad(const char *kid, const char *aad, char out[AAD_MAX], size_t *ret_len,
 		    struct err *e)
@@ -162,16 +176,8 @@ int kek_seal(const struct kek *k, const char *aad, const uint8_t *plain, size_t 
 	size_t ad_len, blob_len, prefix;
 	int r;
 
-	if (!k) {
-		out = malloc(len + 1);
-		if (!out)
-			return err_set(e, ENOMEM, "out of memory");
-		memcpy(out, plain, len);
-		out[len] = '\0';
-		*ret = out;
-		*ret_len = len;
-		return 0;
-	}
+	if (!k)
+		return copy_nul(plain, len, (uint8_t **)ret, ret_len, e);
 	r = make_aad(k->id, aad, ad, &ad_len, e);
 	if (r < 0)
 		return r;
@@ -214,15 +220,8 @@ int kek_open(const struct kek *k, const char *aad, const uint8_t *stored, size_t
 	int r;
 
 	if (!kek_is_sealed(stored, len)) {
-		out = malloc(len + 1);
-		if (!out)
-			return err_set(e, ENOMEM, "out of memory");
-		memcpy(out, stored, len);
-		out[len] = '\0';
-		*ret = out;
-		*ret_len = len;
 		*ret_sealed = false;
-		return 0;
+		return copy_nul(stored, len, ret, ret_len, e);
 	}
 	*ret_sealed = true;
 	if (len < pl + KEK_ID_LEN + 1 || stored[pl + KEK_ID_LEN] != ':')

@@ -90,14 +90,7 @@ cp "$TMP/body" "$TMP/hgs.json"
 ok "the first start with KEK $kek_id sealed the nonce, token and guardian keys; same kid and guardian"
 
 # ---- the sealed keys work: a token, a KP unwrap, a new guardian key ----
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/host.key" 2>/dev/null
-openssl pkey -in "$TMP/host.key" -pubout -out "$TMP/host.pub"
-admin POST /v1/admin/hosts -d "{\"name\": \"hk1\", \"host_key_pem\": $(jq -Rs . "$TMP/host.pub")}"
-expect_status 201
-kps jwk-gen ec-p256 >"$TMP/tk.jwk"
-jq -c 'del(.d)' "$TMP/tk.jwk" >"$TMP/tk.pub.jwk"
-host_key_token hk1 "$TMP/token"
-kps owner alice "$TMP/owner.json" >/dev/null
+kps_host_owner
 new_kp "$TMP/kp0.json" encryption-supported 0 "$TMP/hgs.json"
 unwrap "$TMP/kp0.json"
 expect_status 200

@@ -40,13 +40,10 @@ same_guardian() {
 	[[ $(jq -r .payload "$1") == $(jq -r .payload "$2") ]]
 }
 
-# kps_setup: hgsd hgs1 running, host hk1 (host-key mode), its transport
-# key $TMP/tk.jwk (private) / tk.pub.jwk, a token $TMP/token, the
-# service's guardian metadata $TMP/hgs.json, an owner $TMP/owner.json and
-# the token signing key $TMP/token-key.pem (read from the store, to make
-# tokens the service would not issue: expired, TPM mode).
-kps_setup() {
-	start_hgsd hgs1
+# kps_host_owner: on the running hgsd, host hk1 registered in host-key mode
+# with $TMP/host.key, its transport key $TMP/tk.jwk (private) / tk.pub.jwk,
+# a token for it in $TMP/token, and an owner $TMP/owner.json.
+kps_host_owner() {
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/host.key" 2>/dev/null
 	openssl pkey -in "$TMP/host.key" -pubout -out "$TMP/host.pub"
 	admin POST /v1/admin/hosts -d "{\"name\": \"hk1\", \"host_key_pem\": $(jq -Rs . "$TMP/host.pub")}"
@@ -54,10 +51,20 @@ kps_setup() {
 	kps jwk-gen ec-p256 >"$TMP/tk.jwk"
 	jq -c 'del(.d)' "$TMP/tk.jwk" >"$TMP/tk.pub.jwk"
 	host_key_token hk1 "$TMP/token"
+	kps owner alice "$TMP/owner.json" >/dev/null
+}
+
+# kps_setup: hgsd hgs1 running, host hk1 (host-key mode), its transport
+# key $TMP/tk.jwk (private) / tk.pub.jwk, a token $TMP/token, the
+# service's guardian metadata $TMP/hgs.json, an owner $TMP/owner.json and
+# the token signing key $TMP/token-key.pem (read from the store, to make
+# tokens the service would not issue: expired, TPM mode).
+kps_setup() {
+	start_hgsd hgs1
+	kps_host_owner
 	http GET /v1/guardian
 	expect_status 200
 	cp "$TMP/body" "$TMP/hgs.json"
-	kps owner alice "$TMP/owner.json" >/dev/null
 	sqlite3 "$TMP/state/hgsd.db" "SELECT private_pem FROM signing_key WHERE is_primary" >"$TMP/token-key.pem"
 	grep -q 'BEGIN PRIVATE KEY' "$TMP/token-key.pem" || fail "no token signing key in the store"
 }
