@@ -65,7 +65,8 @@ void config_clear(struct config *c)
 	char **strs[] = { &c->listen_host, &c->node, &c->tls_cert, &c->tls_key,
 			  &c->tls_priorities, &c->user, &c->store_uri,
 			  &c->policy_id, &c->ek_ca_dir, &c->admin_socket,
-			  &c->admin_group, &c->kek_file, &c->config_path };
+			  &c->admin_group, &c->kek_file, &c->old_kek_file,
+			  &c->config_path };
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
@@ -258,6 +259,8 @@ static int config_set(struct config *c, const char *section, const char *key,
 		UINT(token_lifetime, 60, 7 * 24 * 3600);
 	if (IS("keys", "kek_file"))
 		return set_path(&c->kek_file, v, true, why);
+	if (IS("keys", "old_kek_file"))
+		return set_path(&c->old_kek_file, v, true, why);
 	if (IS("attestation", "modes")) {
 		*why = "expected tpm, host-key or both (comma-separated)";
 		return config_parse_modes(v, &c->modes);
@@ -372,6 +375,7 @@ static void usage(FILE *f)
 		"  --tls-cert FILE      TLS certificate chain, PEM ([server] tls_cert)\n"
 		"  --tls-key FILE       TLS private key, PEM ([server] tls_key)\n"
 		"  --kek-file FILE      key-encryption key for the keys at rest ([keys] kek_file)\n"
+		"  --old-kek-file FILE  the KEK it replaces, during a rotation ([keys] old_kek_file)\n"
 		"  --user USER          drop to USER after opening listeners ([server] user)\n"
 		"  --foreground         do not detach\n"
 		"  --help               this text\n"
@@ -387,6 +391,7 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_KEK_FILE,
+	OPT_OLD_KEK_FILE,
 	OPT_USER,
 	OPT_FOREGROUND,
 	OPT_HELP,
@@ -403,6 +408,7 @@ int config_from_args(int argc, char **argv, struct config *ret, struct err *e)
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "kek-file", required_argument, NULL, OPT_KEK_FILE },
+		{ "old-kek-file", required_argument, NULL, OPT_OLD_KEK_FILE },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -475,6 +481,7 @@ int config_from_args(int argc, char **argv, struct config *ret, struct err *e)
 		{ OPT_TLS_CERT, "server", "tls_cert", "--tls-cert" },
 		{ OPT_TLS_KEY, "server", "tls_key", "--tls-key" },
 		{ OPT_KEK_FILE, "keys", "kek_file", "--kek-file" },
+		{ OPT_OLD_KEK_FILE, "keys", "old_kek_file", "--old-kek-file" },
 		{ OPT_USER, "server", "user", "--user" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
@@ -495,6 +502,10 @@ int config_from_args(int argc, char **argv, struct config *ret, struct err *e)
 	    !c.policy_id || !c.admin_socket) {
 		config_clear(&c);
 		return err_set(e, ENOMEM, "out of memory");
+	}
+	if (c.old_kek_file && !c.kek_file) {
+		config_clear(&c);
+		return err_set(e, EINVAL, "[keys] old_kek_file needs kek_file: the KEK that replaces it");
 	}
 	if (!!c.tls_cert != !!c.tls_key) {
 		config_clear(&c);

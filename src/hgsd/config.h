@@ -41,7 +41,8 @@ struct config {
 	uint32_t token_lifetime; /* seconds */
 
 	/* [keys] */
-	char *kek_file; /* key-encryption key for keys at rest, or NULL */
+	char *kek_file;     /* key-encryption key for keys at rest, or NULL */
+	char *old_kek_file; /* during a rotation: the KEK being replaced */
 
 	/* [attestation] */
 	unsigned modes;          /* CONFIG_MODE_* */

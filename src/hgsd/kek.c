@@ -28,7 +28,8 @@
 struct kek {
 	uint8_t key[KEK_SIZE];
 	char id[KEK_ID_LEN + 1];
-	size_t mapped; /* the locked page this struct lives in */
+	size_t mapped;	     /* the locked page this struct lives in */
+	struct kek *previous; /* during a rotation: the KEK being replaced */
 };
 
 static int key_from_file(const uint8_t *buf, size_t len, uint8_t key[KEK_SIZE], struct err *e)
@@ -127,6 +128,7 @@ void kek_free(struct kek *k)
 
 	if (!k)
 		return;
+	kek_free(k->previous);
 	mapped = k->mapped;
 	OPENSSL_cleanse(k, sizeof(*k));
 	munmap(k, mapped);
@@ -135,6 +137,20 @@ void kek_free(struct kek *k)
 const char *kek_id(const struct kek *k)
 {
 	return k->id;
+}
+
+int kek_set_previous(struct kek *k, struct kek *previous, struct err *e)
+{
+	if (strcmp(k->id, previous->id) == 0)
+		return err_set(e, EINVAL, "the old KEK is the KEK itself (%s)", k->id);
+	kek_free(k->previous);
+	k->previous = previous;
+	return 0;
+}
+
+const struct kek *kek_previous(const struct kek *k)
+{
+	return k->previous;
 }
 
 bool kek_is_sealed(const uint8_t *stored, size_t len)
@@ -223,7 +239,6 @@ int kek_open(const struct kek *k, const char *aad, const uint8_t *stored, size_t
 		*ret_sealed = false;
 		return copy_nul(stored, len, ret, ret_len, e);
 	}
-	*ret_sealed = true;
 	if (len < pl + KEK_ID_LEN + 1 || stored[pl + KEK_ID_LEN] != ':')
 		return err_set(e, EBADMSG, "not a well-formed sealed value");
 	memcpy(id, stored + pl, KEK_ID_LEN);
@@ -234,9 +249,16 @@ int kek_open(const struct kek *k, const char *aad, const uint8_t *stored, size_t
 	if (!k)
 		return err_set(e, ENOKEY,
 			       "sealed under KEK %s, and hgsd has no KEK ([keys] kek_file)", id);
-	if (strcmp(id, k->id) != 0)
-		return err_set(e, EKEYREJECTED, "sealed under KEK %s, but hgsd's KEK is %s", id,
-			       k->id);
+	/* under the KEK: sealed as it should be; under the previous one
+	 * (a rotation): opened, and to be sealed again */
+	*ret_sealed = strcmp(id, k->id) == 0;
+	if (!*ret_sealed) {
+		if (!k->previous || strcmp(id, k->previous->id) != 0)
+			return err_set(e, EKEYREJECTED, "sealed under KEK %s, but hgsd's KEK is %s%s%s",
+				       id, k->id, k->previous ? " and its old KEK " : "",
+				       k->previous ? k->previous->id : "");
+		k = k->previous;
+	}
 	n = len - pl - KEK_ID_LEN - 1;
 	blob = malloc(b64url_decoded_len(n) + 1);
 	if (!blob)

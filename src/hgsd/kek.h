@@ -35,6 +35,12 @@ void kek_free(struct kek *k);
  * SHA-256("shieldvm hgsd kek id" || KEK), in hex. */
 const char *kek_id(const struct kek *k);
 
+/* A rotation ([keys] old_kek_file): values sealed under previous (which k
+ * now owns) still open, reported as not sealed (*ret_sealed false) so that
+ * the caller seals them again under k. -EINVAL: the same key. */
+int kek_set_previous(struct kek *k, struct kek *previous, struct err *e);
+const struct kek *kek_previous(const struct kek *k); /* or NULL */
+
 /* Does this stored value look sealed (it starts with KEK_PREFIX)? */
 bool kek_is_sealed(const uint8_t *stored, size_t len);
 
@@ -49,9 +55,10 @@ int kek_seal(const struct kek *k, const char *aad, const uint8_t *plain, size_t 
 	     size_t *ret_len, struct err *e);
 
 /*
- * Open what kek_seal wrote for the same aad. A value that is not sealed
- * (stored before a KEK was configured) comes back as it is, with
- * *ret_sealed false. Errors: -ENOKEY sealed but no KEK is configured;
+ * Open what kek_seal wrote for the same aad. *ret_sealed says whether it
+ * was sealed under k itself: a value that is not sealed (stored before a
+ * KEK was configured) comes back as it is, and one sealed under k's
+ * previous KEK opened, both with *ret_sealed false. Errors: -ENOKEY sealed but no KEK is configured;
  * -EKEYREJECTED sealed under another KEK, or it does not open (changed, or
  * moved from another row); -EBADMSG not a well-formed sealed value. *ret is
  * NUL-terminated (not counted); the caller wipes and frees it.

@@ -109,16 +109,17 @@ static int keys_create_first(struct store *s, const struct kek *kek, struct err 
 	return 0;
 }
 
-/* Seal, in the store, a private key stored before the KEK was configured;
- * another node doing the same at once is not an error. */
+/* Seal under the KEK, in the store, the private key pem of row k, stored
+ * in plaintext before the KEK was configured or sealed under the KEK it
+ * replaces; another node doing the same at once is not an error. */
 static int seal_stored(struct store *s, const struct kek *kek, const struct store_key *k,
-		       unsigned *count, struct err *e)
+		       const char *pem, unsigned *count, struct err *e)
 {
 	char aad[96], *sealed = NULL;
 	int r;
 
 	row_aad(k->kid, aad);
-	r = kek_seal_text(kek, aad, k->private_pem, &sealed, e);
+	r = kek_seal_text(kek, aad, pem, &sealed, e);
 	if (r < 0)
 		return r;
 	r = store_private_replace(s, STORE_PRIVATE_TOKEN_KEY, k->kid, k->private_pem, sealed, e);
@@ -154,7 +155,7 @@ static int keys_build(struct store *s, const struct kek *kek, struct store_key *
 		row_aad(v[i].kid, aad);
 		r = kek_open_text(kek, aad, v[i].private_pem, &pem, &was_sealed, e);
 		if (r >= 0 && kek && !was_sealed)
-			r = seal_stored(s, kek, &v[i], sealed_count, e);
+			r = seal_stored(s, kek, &v[i], pem, sealed_count, e);
 		if (r < 0 || !v[i].enabled) {
 			wipe_free_str(pem);
 			if (r < 0) {

@@ -610,7 +610,18 @@ static int run(struct daemon_state *d, const sigset_t *sigs)
 		if (kek_load(d->cfg.kek_file, &d->kek, &e) < 0)
 			return fail("kek_failed", &e);
 		d->ctx.kek = d->kek;
-		log_event(LOG_LEVEL_NOTICE, NULL, "kek", "{s:s}", "id", kek_id(d->kek));
+		if (d->cfg.old_kek_file) {
+			struct kek *old = NULL;
+
+			if (kek_load(d->cfg.old_kek_file, &old, &e) < 0)
+				return fail("kek_failed", &e);
+			if (kek_set_previous(d->kek, old, &e) < 0) {
+				kek_free(old);
+				return fail("kek_failed", &e);
+			}
+		}
+		log_event(LOG_LEVEL_NOTICE, NULL, "kek", "{s:s, s:s?}", "id", kek_id(d->kek),
+			  "replaces", kek_previous(d->kek) ? kek_id(kek_previous(d->kek)) : NULL);
 	}
 	if (listen_tcp(d, &e) < 0 || listen_admin(d, &e) < 0)
 		return fail("listen_failed", &e);
@@ -638,8 +649,11 @@ static int run(struct daemon_state *d, const sigset_t *sigs)
 		log_event(LOG_LEVEL_NOTICE, NULL, "keys_sealed", "{s:s, s:i, s:i, s:i, s:s}", "kek",
 			  kek_id(d->kek), "nonce_key", (int)sealed_nonce, "token_keys",
 			  (int)sealed_tokens, "guardian_keys", (int)sealed_guardians, "message",
-			  "keys stored in plaintext before the KEK are now sealed; older backups "
-			  "of the store still hold them in plaintext");
+			  kek_previous(d->kek)
+				  ? "keys sealed under the old KEK are now sealed under the KEK; "
+				    "older backups of the store still open with the old KEK"
+				  : "keys stored in plaintext before the KEK are now sealed; older "
+				    "backups of the store still hold them in plaintext");
 	{
 		struct guardian_set *set = NULL;
 

@@ -7,7 +7,7 @@
 # guardian key added later is stored sealed. Every refusal leaves the store
 # as it was: no KEK, another KEK, a KEK file others can read, a KEK of the
 # wrong size, a sealed row changed by one character, a sealed row moved to
-# another key's row.
+# another key's row. Then a rotation to a new KEK with old_kek_file.
 . "$(dirname "$0")/kps-lib.sh"
 
 DB=$TMP/state/hgsd.db
@@ -147,3 +147,40 @@ http GET /v1/keys
 jq_expect ".keys[0].kid == \"$kid\""
 stop_hgsd "$HGSD_PID"
 ok "a sealed row changed by one character, or moved to another key's row, is refused by name; the good store starts"
+
+# ---- rotation: old_kek_file opens, everything is sealed again under the new KEK ----
+openssl rand -hex 32 >"$TMP/kek-new"
+chmod 0600 "$TMP/kek-new"
+write_config hgs1
+printf '[keys]\nkek_file = %s\nold_kek_file = %s\n' "$TMP/kek" "$TMP/kek" >>"$TMP/hgs1.conf"
+refused "the old KEK is the KEK itself ($kek_id)"
+write_config hgs1
+printf '[keys]\nold_kek_file = %s\n' "$TMP/kek" >>"$TMP/hgs1.conf"
+refused "old_kek_file needs kek_file"
+write_config hgs1
+printf '[keys]\nkek_file = %s\nold_kek_file = %s\n' "$TMP/kek-new" "$TMP/kek" >>"$TMP/hgs1.conf"
+start_hgsd hgs1
+new_id=$(jq -r 'select(.event == "kek") | .id' "$TMP/hgs1.log")
+jq -s -e --arg old "$kek_id" 'map(select(.event == "kek")) | .[0].replaces == $old' "$TMP/hgs1.log" >/dev/null ||
+	fail "the kek event does not name the KEK it replaces"
+jq -s -e 'map(select(.event == "keys_sealed")) | length == 1 and
+	(.[0] | .nonce_key == 1 and .token_keys == 1 and .guardian_keys == 2)' "$TMP/hgs1.log" >/dev/null ||
+	{ cat "$TMP/hgs1.log" >&2; fail "the rotation did not seal 1 + 1 + 2 keys again"; }
+http GET /v1/keys
+jq_expect ".keys[0].kid == \"$kid\""
+http GET /v1/guardian
+expect_status 200
+same_guardian "$TMP/body" "$TMP/hgs.json" || fail "the guardian changed in the rotation"
+stop_hgsd "$HGSD_PID"
+[[ $(sqlite3 "$DB" "SELECT count(*) FROM signing_key WHERE private_pem NOT LIKE 'kek1:$new_id:%'") == 0 &&
+	$(sqlite3 "$DB" "SELECT count(*) FROM guardian_key WHERE private_json NOT LIKE 'kek1:$new_id:%'") == 0 &&
+	$(sqlite3 "$DB" "SELECT substr(value, 1, 22) FROM setting WHERE key = 'nonce_key'") == "kek1:$new_id:" ]] ||
+	fail "not every key is sealed under the new KEK $new_id"
+with_kek "$TMP/kek-new"
+start_hgsd hgs1
+http GET /v1/keys
+jq_expect ".keys[0].kid == \"$kid\""
+stop_hgsd "$HGSD_PID"
+with_kek "$TMP/kek"
+refused "sealed under KEK $new_id, but hgsd's KEK is $kek_id"
+ok "rotation from KEK $kek_id to $new_id with old_kek_file: every key sealed again, same keys; the old KEK alone no longer opens the store"

@@ -223,11 +223,79 @@ static void test_seal_open(void **state)
 	kek_free(other);
 }
 
+static void test_rotation(void **state)
+{
+	struct fx *f = *state;
+	uint8_t raw[KEK_SIZE], *out = NULL;
+	struct kek *k, *old, *third, *same;
+	struct err e = { 0 };
+	char *s_old = NULL, *s_new = NULL, *s_third = NULL;
+	size_t l_old = 0, l_new = 0, l_third = 0, n = 0;
+	bool sealed = true;
+
+	memset(raw, 1, sizeof(raw));
+	write_kek(f, raw, sizeof(raw), 0600);
+	old = load_ok(f);
+	same = load_ok(f);
+	memset(raw, 2, sizeof(raw));
+	write_kek(f, raw, sizeof(raw), 0600);
+	k = load_ok(f);
+	memset(raw, 3, sizeof(raw));
+	write_kek(f, raw, sizeof(raw), 0600);
+	third = load_ok(f);
+	assert_int_equal(kek_seal(old, "setting:a", (const uint8_t *)"old", 3, &s_old, &l_old, &e), 0);
+	assert_int_equal(kek_seal(k, "setting:a", (const uint8_t *)"new", 3, &s_new, &l_new, &e), 0);
+	assert_int_equal(kek_seal(third, "setting:a", (const uint8_t *)"3rd", 3, &s_third, &l_third,
+				  &e),
+			 0);
+
+	assert_int_equal(kek_set_previous(old, same, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "itself"));
+	e = (struct err){ 0 };
+	kek_free(same);
+	assert_null(kek_previous(k));
+	assert_int_equal(kek_set_previous(k, old, &e), 0);
+	assert_ptr_equal(kek_previous(k), old);
+
+	/* under the old KEK: opens, to be sealed again */
+	assert_int_equal(kek_open(k, "setting:a", (uint8_t *)s_old, l_old, &out, &n, &sealed, &e), 0);
+	assert_false(sealed);
+	assert_string_equal((char *)out, "old");
+	free(out);
+	/* bound to its row under the old KEK as well */
+	assert_int_equal(kek_open(k, "setting:b", (uint8_t *)s_old, l_old, &out, &n, &sealed, &e),
+			 -EKEYREJECTED);
+	e = (struct err){ 0 };
+	/* under the KEK: sealed */
+	assert_int_equal(kek_open(k, "setting:a", (uint8_t *)s_new, l_new, &out, &n, &sealed, &e), 0);
+	assert_true(sealed);
+	assert_string_equal((char *)out, "new");
+	free(out);
+	/* under a third: refused, naming both */
+	assert_int_equal(kek_open(k, "setting:a", (uint8_t *)s_third, l_third, &out, &n, &sealed,
+				  &e),
+			 -EKEYREJECTED);
+	assert_non_null(strstr(e.msg, kek_id(k)));
+	assert_non_null(strstr(e.msg, kek_id(old)));
+	assert_non_null(strstr(e.msg, kek_id(third)));
+	/* the old KEK alone does not open what the new one sealed */
+	e = (struct err){ 0 };
+	assert_int_equal(kek_open(third, "setting:a", (uint8_t *)s_new, l_new, &out, &n, &sealed,
+				  &e),
+			 -EKEYREJECTED);
+	free(s_old);
+	free(s_new);
+	free(s_third);
+	kek_free(k); /* and old, which it owns */
+	kek_free(third);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seal_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
