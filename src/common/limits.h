@@ -55,3 +55,4 @@
 #define HGSD_MAX_CONNECTIONS_CEILING 65536u
 #define HGSD_MAX_THREADS 256u                    /* [server] threads */
 #define HGSD_STOP_GRACE_SECONDS 5u               /* drain on SIGTERM */
+#define HGSD_AUDIT_HEAD_SECONDS 60               /* audit chain head logged at most this often */

@@ -3,6 +3,9 @@
  * hgsctl audit list [--host N] [--since T] [--limit N]: hgsd's audit
  * records, newest first (GET /v1/admin/audit). T is Unix seconds, an ISO
  * 8601 date or date and time, or an age like 1h, 30m, 7d.
+ * hgsctl audit verify [--anchor ID:CHAIN]: the audit hash chain checked
+ * over every record (GET /v1/admin/audit/verify); exit 1 when it is broken
+ * or does not contain the anchor.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,15 +26,20 @@ static void audit_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: hgsctl audit list [--host NAME] [--since TIME] [--limit N] [--json]\n"
+		"       hgsctl audit verify [--anchor ID:CHAIN] [--json]\n"
 		"\n"
-		"hgsd's audit records (attestations and admin changes), newest first.\n"
+		"list: hgsd's audit records (attestations and admin changes), newest first.\n"
 		"  --host NAME   records of this host only\n"
 		"  --since TIME  records at or after TIME: Unix seconds (1763805600), an ISO\n"
 		"                8601 date or date and time (2026-11-22, 2026-11-22T10:00:00Z,\n"
 		"                2026-11-22T10:00+01:00; without a zone: local time), or an\n"
 		"                age: N followed by s, m, h, d or w (30m, 1h, 7d)\n"
 		"  --limit N     at most N records, 1-%u (default %u)\n"
-		"  --json        print hgsd's JSON\n",
+		"  --json        print hgsd's JSON\n"
+		"verify: recompute the hash chain over every audit record; exit 1 if a\n"
+		"record was changed, removed or reordered, or if the anchor does not match.\n"
+		"  --anchor ID:CHAIN  a head hgsd logged earlier (event audit_head: id and\n"
+		"                     chain): the records up to it must be the same now\n",
 		HGSD_AUDIT_MAX_LIMIT, HGSD_AUDIT_DEFAULT_LIMIT);
 }
 
@@ -294,10 +302,80 @@ static int audit_list(struct hgsctl *ctx, int argc, char **argv)
 			   audit_row);
 }
 
+static int audit_verify(struct hgsctl *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "anchor", required_argument, NULL, 'a' },
+		HGSCTL_OPTS_END,
+	};
+	const char *anchor = NULL;
+	char path[256];
+	json_t *ans = NULL, *head, *anc;
+	bool intact;
+	int c, r;
+
+	optind = 0;
+	while ((c = hgsctl_getopt(ctx, "audit verify", audit_usage, argc, argv, opts, &r)) > 0) {
+		if (c == 'a') {
+			size_t n = strspn(optarg, "0123456789");
+
+			/* ID:CHAIN, checked here so it cannot change the path */
+			if (n == 0 || n > 19 || optarg[n] != ':' ||
+			    strlen(optarg + n + 1) != 64 ||
+			    strspn(optarg + n + 1, "0123456789abcdef") != 64) {
+				hgsctl_error("audit verify",
+					     "--anchor '%s': expected ID:CHAIN, a record id and 64 "
+					     "lowercase hex digits (hgsd's audit_head event)",
+					     optarg);
+				return HGSCTL_EXIT_USAGE;
+			}
+			anchor = optarg;
+		}
+	}
+	if (c < 0)
+		return r;
+	snprintf(path, sizeof(path), "/v1/admin/audit/verify%s%s", anchor ? "?anchor=" : "",
+		 anchor ? anchor : "");
+	r = hgsctl_call(ctx, "GET", path, NULL, &ans);
+	if (r != HGSCTL_EXIT_OK)
+		return r;
+	intact = hgsctl_json_bool(ans, "intact", false);
+	if (ctx->json) {
+		r = hgsctl_print_json(ans);
+		json_decref(ans);
+		return r ? r : intact ? HGSCTL_EXIT_OK : HGSCTL_EXIT_REFUSED;
+	}
+	head = json_object_get(ans, "head");
+	anc = json_object_get(ans, "anchor");
+	printf("%" PRId64 " audit records, %" PRId64 " without a chain (from before the chain, "
+	       "or by an older node)\n",
+	       hgsctl_json_int(ans, "records", 0), hgsctl_json_int(ans, "unchained", 0));
+	if (hgsctl_json_int(head, "id", 0))
+		printf("head: %" PRId64 ":%s\n", hgsctl_json_int(head, "id", 0),
+		       hgsctl_json_str(head, "chain", ""));
+	if (json_is_integer(json_object_get(ans, "broken_at")))
+		printf("BROKEN at record %" PRId64
+		       ": it, or one before it, was changed, removed or reordered\n",
+		       hgsctl_json_int(ans, "broken_at", 0));
+	if (anc && !hgsctl_json_bool(anc, "found", false))
+		printf("ANCHOR record %" PRId64 " is gone: records were removed\n",
+		       hgsctl_json_int(anc, "id", 0));
+	else if (anc && !hgsctl_json_bool(anc, "matches", false))
+		printf("ANCHOR record %" PRId64 " has another chain now: records up to it were "
+		       "rewritten\n",
+		       hgsctl_json_int(anc, "id", 0));
+	else if (anc)
+		printf("anchor %" PRId64 ": matches\n", hgsctl_json_int(anc, "id", 0));
+	printf("%s\n", intact ? "intact" : "NOT intact");
+	json_decref(ans);
+	return intact ? HGSCTL_EXIT_OK : HGSCTL_EXIT_REFUSED;
+}
+
 int cmd_audit(struct hgsctl *ctx, int argc, char **argv)
 {
 	static const struct hgsctl_cmd verbs[] = {
 		{ "list", audit_list, "list audit records" },
+		{ "verify", audit_verify, "check the audit hash chain" },
 	};
 
 	return hgsctl_dispatch(ctx, "audit", verbs, ARRAY_SIZE(verbs),

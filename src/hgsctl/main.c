@@ -16,7 +16,7 @@ static const struct hgsctl_cmd commands[] = {
 	{ "rule", cmd_rule,
 	  "list, enable or disable attestation policy rules" },
 	{ "token", cmd_token, "verify a health token" },
-	{ "audit", cmd_audit, "list audit records" },
+	{ "audit", cmd_audit, "list and verify audit records" },
 	{ "key", cmd_key,
 	  "list, add, set-primary, enable, disable, remove or export guardian keys" },
 };

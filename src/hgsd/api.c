@@ -47,6 +47,7 @@ const struct http_route api_admin_routes[] = {
 	{ "POST", "/v1/admin/rules/*/disable", api_admin_rules_disable, 0 },
 	{ "POST", "/v1/admin/tokens/verify", api_admin_tokens_verify, HTTP_ROUTE_BODY },
 	{ "GET", "/v1/admin/audit", api_admin_audit_list, 0 },
+	{ "GET", "/v1/admin/audit/verify", api_admin_audit_verify, 0 },
 	{ "GET", "/v1/admin/guardian-keys", api_admin_gkeys_list, 0 },
 	{ "POST", "/v1/admin/guardian-keys", api_admin_gkeys_add, HTTP_ROUTE_BODY },
 	{ "GET", "/v1/admin/guardian-keys/*", api_admin_gkeys_show, 0 },

@@ -81,6 +81,7 @@ int api_admin_rules_enable(struct http_request *rq);
 int api_admin_rules_disable(struct http_request *rq);
 int api_admin_tokens_verify(struct http_request *rq);
 int api_admin_audit_list(struct http_request *rq);
+int api_admin_audit_verify(struct http_request *rq);
 /* Run an admin change handler and audit it (action "admin", details.op
  * op, result from the reply's status). */
 int api_admin_audited(struct http_request *rq, const char *op, const char *host,

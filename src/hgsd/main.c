@@ -34,6 +34,7 @@
 #include "attest/ekcert.h"
 #include "attest/nonce.h"
 #include "common/file.h"
+#include "common/hex.h"
 #include "common/limits.h"
 #include "common/util.h"
 #include "hgsd/api.h"
@@ -60,6 +61,7 @@ struct daemon_state {
 	uint16_t port;
 	uint8_t *nonce_key;  /* one mlocked page */
 	struct kek *kek;     /* [keys] kek_file, or NULL */
+	int64_t audit_head_logged; /* the audit record last logged as the head */
 	struct http_server *host_srv, *admin_srv;
 	int ready_fd;        /* daemon mode: tells the parent we serve */
 };
@@ -550,13 +552,41 @@ static int start_servers(struct daemon_state *d, struct err *e)
 	return 0;
 }
 
-static int wait_for_stop(const sigset_t *set)
+/* Log the audit chain's head when it moved since the last time (or
+ * always, with force): shipped off the node with the logs, it anchors the
+ * chain, so that a later rewrite of the records shows (hgsctl audit
+ * verify --anchor). */
+static void log_audit_head(struct daemon_state *d, bool force)
+{
+	uint8_t chain[STORE_AUDIT_CHAIN_SIZE];
+	char hex[2 * STORE_AUDIT_CHAIN_SIZE + 1];
+	struct err e = { 0 };
+	int64_t id = 0;
+
+	if (store_audit_head(d->ctx.store, &id, chain, &e) < 0) {
+		log_event(LOG_LEVEL_WARNING, NULL, "audit_head_failed", "{s:s}", "message",
+			  err_str(&e));
+		return;
+	}
+	if (!id || (!force && id == d->audit_head_logged))
+		return;
+	d->audit_head_logged = id;
+	hex_encode(chain, sizeof(chain), hex);
+	log_event(LOG_LEVEL_NOTICE, NULL, "audit_head", "{s:I, s:s}", "id", (json_int_t)id,
+		  "chain", hex);
+}
+
+static int wait_for_stop(struct daemon_state *d, const sigset_t *set)
 {
 	for (;;) {
-		int sig;
+		struct timespec every = { .tv_sec = HGSD_AUDIT_HEAD_SECONDS };
+		int sig = sigtimedwait(set, NULL, &every);
 
-		if (sigwait(set, &sig) != 0)
+		if (sig < 0) {
+			if (errno == EAGAIN)
+				log_audit_head(d, false);
 			continue;
+		}
 		if (sig == SIGHUP) {
 			log_event(LOG_LEVEL_INFO, NULL, "sighup_ignored", "{s:s}",
 				  "note", "restart hgsd to apply configuration changes");
@@ -570,6 +600,8 @@ static void cleanup(struct daemon_state *d)
 {
 	http_server_stop(d->admin_srv, HGSD_STOP_GRACE_SECONDS);
 	http_server_stop(d->host_srv, HGSD_STOP_GRACE_SECONDS);
+	if (d->ctx.store && d->host_srv) /* served: the last head, if it moved */
+		log_audit_head(d, false);
 	if (d->admin_srv)
 		unlink(d->cfg.admin_socket);
 	if (d->tcp_fd >= 0)
@@ -671,7 +703,8 @@ static int run(struct daemon_state *d, const sigset_t *sigs)
 		d->ready_fd = -1;
 	}
 	log_event(LOG_LEVEL_NOTICE, NULL, "ready", NULL);
-	sig = wait_for_stop(sigs);
+	log_audit_head(d, true);
+	sig = wait_for_stop(d, sigs);
 	log_event(LOG_LEVEL_NOTICE, NULL, "stopping", "{s:s}", "signal",
 		  sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	return 0;

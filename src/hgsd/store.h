@@ -281,3 +281,30 @@ int store_audit_list(struct store *s, const char *host, int64_t since,
 		     size_t limit,
 		     int (*fn)(const struct store_audit *a, void *userdata),
 		     void *userdata, struct err *e);
+
+/* The audit hash chain (docs/store.md "Audit chain"). */
+#define STORE_AUDIT_CHAIN_SIZE 32
+
+/* The newest record's id (0: no record) and chain (zeros: none). */
+int store_audit_head(struct store *s, int64_t *ret_id, uint8_t chain[STORE_AUDIT_CHAIN_SIZE],
+		     struct err *e);
+
+struct store_audit_check {
+	int64_t records;	 /* all records */
+	int64_t unchained;	 /* without a chain: written before schema 4 or by an older node */
+	int64_t first_chained;	 /* id of the first chained record, 0: none */
+	int64_t head_id;	 /* the newest record, 0: none */
+	uint8_t head[STORE_AUDIT_CHAIN_SIZE]; /* its chain (zeros: none) */
+	int64_t broken_id;	 /* first record whose chain does not verify, 0: none */
+	bool anchor_given;
+	bool anchor_found;	 /* a record with the anchor's id exists */
+	bool anchor_matches;	 /* ... and its chain is the anchor's */
+};
+
+/* Walk every record in id order and recompute the chain. With anchor_id >
+ * 0, also compare that record's chain with anchor (a head hgsd logged
+ * earlier): a rewrite or truncation of the records since shows there. 0
+ * when the walk ran (the verdict is in *ret), negative on a store error. */
+int store_audit_check(struct store *s, int64_t anchor_id,
+		      const uint8_t anchor[STORE_AUDIT_CHAIN_SIZE], struct store_audit_check *ret,
+		      struct err *e);

@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "common/limits.h"
@@ -134,6 +136,8 @@ enum stmt_id {
 	ST_KEY_SET_ENABLED,
 	ST_KEY_SET_PRIVATE,
 	ST_AUDIT_ADD,
+	ST_AUDIT_LAST,
+	ST_AUDIT_CHAIN_WALK,
 	ST_AUDIT_LIST,
 	ST_AUDIT_LIST_HOST,
 	ST__MAX
@@ -236,8 +240,11 @@ static const char *const stmt_sql[ST__MAX] = {
 			       "WHERE kid = ?1",
 	[ST_KEY_SET_PRIVATE] = "UPDATE signing_key SET private_pem = ?3 "
 			       "WHERE kid = ?1 AND private_pem = ?2",
-	[ST_AUDIT_ADD] = "INSERT INTO audit(time, host, action, result, "
-			 "details) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_AUDIT_ADD] = "INSERT INTO audit(id, time, host, action, result, "
+			 "details, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_AUDIT_LAST] = "SELECT id, chain FROM audit ORDER BY id DESC LIMIT 1",
+	[ST_AUDIT_CHAIN_WALK] = "SELECT id, time, host, action, result, details, "
+				"chain FROM audit ORDER BY id",
 	[ST_AUDIT_LIST] = AUDIT_COLUMNS "WHERE time >= ?1 "
 					"ORDER BY time DESC, id DESC LIMIT ?2",
 	[ST_AUDIT_LIST_HOST] = AUDIT_COLUMNS
@@ -1532,6 +1539,70 @@ struct gc_op {
 	struct gc_op *next;
 };
 
+/*
+ * The audit hash chain (docs/store.md): chain(n) = SHA-256 of a label, the
+ * chain of the record before (32 zero bytes for the first record, or after
+ * one without a chain), and record n's id, time, host, action, result and
+ * details, each length-prefixed. Changing, removing or reordering a record
+ * breaks the chain from there on; a rewrite of the whole tail is caught by
+ * comparing with a head hgsd logged earlier (event audit_head).
+ */
+static int audit_chain(const uint8_t prev[STORE_AUDIT_CHAIN_SIZE], int64_t id, int64_t t,
+		       const struct store_audit *a, uint8_t out[STORE_AUDIT_CHAIN_SIZE],
+		       struct err *e)
+{
+	static const char label[] = "shieldvm audit chain v1";
+	const char *parts[] = { a->host, a->action, a->result, a->details ? a->details : "" };
+	uint8_t hdr[17];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+		 EVP_DigestUpdate(md, label, sizeof(label)) == 1 &&
+		 EVP_DigestUpdate(md, prev, STORE_AUDIT_CHAIN_SIZE) == 1;
+
+	for (int i = 0; i < 8; i++) {
+		hdr[i] = (uint8_t)((uint64_t)id >> (56 - 8 * i));
+		hdr[8 + i] = (uint8_t)((uint64_t)t >> (56 - 8 * i));
+	}
+	hdr[16] = a->details != NULL;
+	ok = ok && EVP_DigestUpdate(md, hdr, sizeof(hdr)) == 1;
+	for (size_t i = 0; ok && i < ARRAY_SIZE(parts); i++) {
+		size_t n = strlen(parts[i]);
+		uint8_t len[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
+				   (uint8_t)n };
+
+		ok = EVP_DigestUpdate(md, len, sizeof(len)) == 1 &&
+		     EVP_DigestUpdate(md, parts[i], n) == 1;
+	}
+	ok = ok && EVP_DigestFinal_ex(md, out, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : err_set(e, EIO, "store: SHA-256 of an audit record failed");
+}
+
+/* The newest record's id (0: none) and chain (zeros: none, or a record
+ * without one). */
+static int audit_last(struct lease *l, int64_t *ret_id, uint8_t chain[STORE_AUDIT_CHAIN_SIZE],
+		      struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc, r;
+
+	memset(chain, 0, STORE_AUDIT_CHAIN_SIZE);
+	*ret_id = 0;
+	r = lease_stmt(l, ST_AUDIT_LAST, &st, e);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return db_fail(l->c->db, e, "reading the newest audit record");
+	*ret_id = sqlite3_column_int64(st, 0);
+	if (sqlite3_column_type(st, 1) == SQLITE_BLOB &&
+	    sqlite3_column_bytes(st, 1) == STORE_AUDIT_CHAIN_SIZE)
+		memcpy(chain, sqlite3_column_blob(st, 1), STORE_AUDIT_CHAIN_SIZE);
+	return 0;
+}
+
 static int gc_exec(struct lease *l, struct gc_op *op)
 {
 	sqlite3_stmt *st;
@@ -1556,17 +1627,30 @@ static int gc_exec(struct lease *l, struct gc_op *op)
 		return db_fail(l->c->db, op->e, "recording a used nonce");
 	}
 	const struct store_audit *a = op->audit;
+	uint8_t prev[STORE_AUDIT_CHAIN_SIZE], chain[STORE_AUDIT_CHAIN_SIZE];
+	int64_t id, t = now_or(a->time);
 
+	/* The chain links to the newest record, read in this write
+	 * transaction: every writer, in any process, sees the same one. */
+	r = audit_last(l, &id, prev, op->e);
+	if (r < 0)
+		return r;
+	id++;
+	r = audit_chain(prev, id, t, a, chain, op->e);
+	if (r < 0)
+		return r;
 	r = lease_stmt(l, ST_AUDIT_ADD, &st, op->e);
 	if (r < 0)
 		return r;
-	if (sqlite3_bind_int64(st, 1, now_or(a->time)) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, a->host, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 3, a->action, -1, SQLITE_STATIC) !=
+	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, t) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, a->host, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 4, a->action, -1, SQLITE_STATIC) !=
 		    SQLITE_OK ||
-	    sqlite3_bind_text(st, 4, a->result, -1, SQLITE_STATIC) !=
+	    sqlite3_bind_text(st, 5, a->result, -1, SQLITE_STATIC) !=
 		    SQLITE_OK ||
-	    bind_text_or_null(st, 5, a->details) != SQLITE_OK)
+	    bind_text_or_null(st, 6, a->details) != SQLITE_OK ||
+	    bind_blob(st, 7, chain, sizeof(chain)) != SQLITE_OK)
 		return db_fail(l->c->db, op->e, "audit record");
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return db_fail(l->c->db, op->e,
@@ -2684,5 +2768,76 @@ int store_audit_list(struct store *s, const char *host, int64_t since,
 	}
 	if (rc != SQLITE_DONE)
 		return db_fail(l.c->db, e, "listing audit records");
+	return 0;
+}
+
+int store_audit_head(struct store *s, int64_t *ret_id, uint8_t chain[STORE_AUDIT_CHAIN_SIZE],
+		     struct err *e)
+{
+	_cleanup_lease_ struct lease l = { 0 };
+	int r = lease_get(s, false, &l, e);
+
+	if (r < 0)
+		return r;
+	return audit_last(&l, ret_id, chain, e);
+}
+
+int store_audit_check(struct store *s, int64_t anchor_id,
+		      const uint8_t anchor[STORE_AUDIT_CHAIN_SIZE], struct store_audit_check *ret,
+		      struct err *e)
+{
+	_cleanup_lease_ struct lease l = { 0 };
+	uint8_t prev[STORE_AUDIT_CHAIN_SIZE] = { 0 }, want[STORE_AUDIT_CHAIN_SIZE];
+	sqlite3_stmt *st;
+	int rc, r;
+
+	*ret = (struct store_audit_check){ .anchor_given = anchor_id > 0 && anchor };
+	r = lease_get(s, false, &l, e);
+	if (r < 0)
+		return r;
+	/* one statement: one consistent snapshot of the table */
+	r = lease_stmt(&l, ST_AUDIT_CHAIN_WALK, &st, e);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_audit a = { 0 };
+		int64_t id = sqlite3_column_int64(st, 0);
+		bool chained = sqlite3_column_type(st, 6) == SQLITE_BLOB &&
+			       sqlite3_column_bytes(st, 6) == STORE_AUDIT_CHAIN_SIZE;
+		const uint8_t *have = chained ? sqlite3_column_blob(st, 6) : NULL;
+
+		ret->records++;
+		ret->head_id = id;
+		memset(ret->head, 0, sizeof(ret->head));
+		if (ret->anchor_given && id == anchor_id) {
+			ret->anchor_found = true;
+			ret->anchor_matches = have && CRYPTO_memcmp(have, anchor, sizeof(want)) == 0;
+		}
+		if (!chained) {
+			/* the chain restarts after it */
+			ret->unchained++;
+			memset(prev, 0, sizeof(prev));
+			continue;
+		}
+		if (!ret->first_chained)
+			ret->first_chained = id;
+		memcpy(ret->head, have, sizeof(ret->head));
+		r = col_text_fixed(st, 2, a.host, sizeof(a.host), e);
+		if (r >= 0)
+			r = col_text_fixed(st, 3, a.action, sizeof(a.action), e);
+		if (r >= 0)
+			r = col_text_fixed(st, 4, a.result, sizeof(a.result), e);
+		if (r < 0)
+			return r;
+		a.details = (char *)sqlite3_column_text(st, 5);
+		r = audit_chain(prev, id, sqlite3_column_int64(st, 1), &a, want, e);
+		if (r < 0)
+			return r;
+		if (!ret->broken_id && CRYPTO_memcmp(want, have, sizeof(want)) != 0)
+			ret->broken_id = id;
+		memcpy(prev, have, sizeof(prev));
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(l.c->db, e, "walking the audit records");
 	return 0;
 }

@@ -133,4 +133,13 @@ static const struct store_migration store_migrations[] = {
 		"  PRIMARY KEY (owner, vm_id)"
 		") WITHOUT ROWID;",
 	},
+	{
+		4,
+		"audit hash chain",
+		/* chain: SHA-256 over the previous record's chain and this
+		 * record (store_sqlite.c, audit_chain); NULL for records
+		 * written before this version or by an older node */
+		"ALTER TABLE audit ADD COLUMN chain BLOB "
+		"  CHECK (chain IS NULL OR length(chain) = 32);",
+	},
 };

@@ -342,6 +342,22 @@ static void test_upgrade_from_v1(void **state)
 					  &e),
 			 0);
 	assert_int_equal(n, 2);
+	/* migration 4: the old records have no chain; the chain starts with
+	 * the first record written after it */
+	{
+		struct store_audit a = { .time = 1700000003 };
+		struct store_audit_check c;
+
+		snprintf(a.host, sizeof(a.host), "old-host");
+		snprintf(a.action, sizeof(a.action), "attest");
+		snprintf(a.result, sizeof(a.result), "pass");
+		assert_int_equal(store_audit_add(s, &a, &e), 0);
+		assert_int_equal(store_audit_check(s, 0, NULL, &c, &e), 0);
+		assert_int_equal(c.records, 3);
+		assert_int_equal(c.unchained, 2);
+		assert_int_equal(c.first_chained, 3);
+		assert_int_equal(c.broken_id, 0);
+	}
 	store_close(s);
 
 	/* migration 2 ran: its indexes exist, and its row is recorded */
@@ -365,7 +381,7 @@ static void test_upgrade_from_v1(void **state)
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "1,2,3");
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "1,2,3,4");
 	sqlite3_finalize(st);
 	/* migration 3 ran: the key protection tables exist, empty */
 	assert_int_equal(
@@ -1375,6 +1391,112 @@ static void add_audit(struct store *s, int64_t t, const char *host,
 		fail_msg("audit_add: %s", err_str(&e));
 }
 
+/* An empty audit table (ids start again at 1). */
+static void setup_reopen_chain(struct fx *f)
+{
+	raw_sql(f->path, "DELETE FROM audit");
+}
+
+static struct store_audit_check check_chain(struct store *s, int64_t anchor_id,
+					   const uint8_t *anchor)
+{
+	struct store_audit_check c;
+	struct err e = { 0 };
+
+	if (store_audit_check(s, anchor_id, anchor, &c, &e) < 0)
+		fail_msg("audit_check: %s", err_str(&e));
+	return c;
+}
+
+/* The audit hash chain: intact as written; a changed, removed or reordered
+ * record breaks it there; a rewritten or cut tail shows against an anchor;
+ * records without a chain (older nodes) restart it. */
+static void test_audit_chain(void **state)
+{
+	struct fx *f = *state;
+	struct store_audit_check c;
+	uint8_t head[STORE_AUDIT_CHAIN_SIZE], anchor3[STORE_AUDIT_CHAIN_SIZE];
+	struct err e = { 0 };
+	int64_t id;
+
+	c = check_chain(f->s, 0, NULL);
+	assert_int_equal(c.records, 0);
+	assert_int_equal(c.head_id, 0);
+	assert_int_equal(store_audit_head(f->s, &id, head, &e), 0);
+	assert_int_equal(id, 0);
+
+	add_audit(f->s, 100, "h1", "pass", NULL);
+	add_audit(f->s, 200, "h2", "fail", "{\"reason\":\"x\"}");
+	add_audit(f->s, 300, "h1", "pass", "{}");
+	assert_int_equal(store_audit_head(f->s, &id, anchor3, &e), 0);
+	assert_int_equal(id, 3);
+	add_audit(f->s, 400, "h3", "error", NULL);
+	add_audit(f->s, 500, "h1", "pass", NULL);
+
+	c = check_chain(f->s, 3, anchor3);
+	assert_int_equal(c.records, 5);
+	assert_int_equal(c.unchained, 0);
+	assert_int_equal(c.first_chained, 1);
+	assert_int_equal(c.head_id, 5);
+	assert_int_equal(c.broken_id, 0);
+	assert_true(c.anchor_given && c.anchor_found && c.anchor_matches);
+	assert_int_equal(store_audit_head(f->s, &id, head, &e), 0);
+	assert_int_equal(id, 5);
+	assert_memory_equal(head, c.head, sizeof(head));
+
+	/* one record changed: broken there */
+	raw_sql(f->path, "UPDATE audit SET result = 'pass' WHERE id = 2");
+	c = check_chain(f->s, 0, NULL);
+	assert_int_equal(c.broken_id, 2);
+	raw_sql(f->path, "UPDATE audit SET result = 'fail' WHERE id = 2");
+	assert_int_equal(check_chain(f->s, 0, NULL).broken_id, 0);
+	raw_sql(f->path, "UPDATE audit SET details = NULL WHERE id = 3");
+	assert_int_equal(check_chain(f->s, 0, NULL).broken_id, 3);
+	raw_sql(f->path, "UPDATE audit SET details = '{}' WHERE id = 3");
+	raw_sql(f->path, "UPDATE audit SET time = 301 WHERE id = 3");
+	assert_int_equal(check_chain(f->s, 0, NULL).broken_id, 3);
+	raw_sql(f->path, "UPDATE audit SET time = 300 WHERE id = 3");
+	assert_int_equal(check_chain(f->s, 0, NULL).broken_id, 0);
+
+	/* the anchor's record changed, with the chain rewritten from there:
+	 * the walk passes, the anchor does not */
+	raw_sql(f->path, "UPDATE audit SET chain = zeroblob(32) WHERE id = 3");
+	c = check_chain(f->s, 3, anchor3);
+	assert_true(c.anchor_found && !c.anchor_matches);
+	assert_int_equal(c.broken_id, 3);
+
+	/* a record removed in the middle: the next one breaks */
+	setup_reopen_chain(f);
+	add_audit(f->s, 100, "h1", "pass", NULL);
+	add_audit(f->s, 200, "h2", "pass", NULL);
+	add_audit(f->s, 300, "h3", "pass", NULL);
+	raw_sql(f->path, "DELETE FROM audit WHERE id = 2");
+	c = check_chain(f->s, 0, NULL);
+	assert_int_equal(c.records, 2);
+	assert_int_equal(c.broken_id, 3);
+
+	/* the tail cut: the walk passes, an anchor past the end is missing */
+	setup_reopen_chain(f);
+	add_audit(f->s, 100, "h1", "pass", NULL);
+	add_audit(f->s, 200, "h2", "pass", NULL);
+	assert_int_equal(store_audit_head(f->s, &id, head, &e), 0);
+	raw_sql(f->path, "DELETE FROM audit WHERE id = 2");
+	c = check_chain(f->s, id, head);
+	assert_int_equal(c.broken_id, 0);
+	assert_true(c.anchor_given && !c.anchor_found && !c.anchor_matches);
+
+	/* a record without a chain (an older node wrote it): the chain
+	 * restarts after it, and the next record links to zeros */
+	raw_sql(f->path, "INSERT INTO audit(time, host, action, result) VALUES (250, 'old', 'attest', 'pass')");
+	add_audit(f->s, 300, "h3", "pass", NULL);
+	c = check_chain(f->s, 0, NULL);
+	assert_int_equal(c.records, 3);
+	assert_int_equal(c.unchained, 1);
+	assert_int_equal(c.first_chained, 1);
+	assert_int_equal(c.broken_id, 0);
+	assert_int_equal(c.head_id, 3);
+}
+
 static void test_audit(void **state)
 {
 	struct fx *f = *state;
@@ -1765,6 +1887,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_guardians, setup_store,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_private_replace, setup_store,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_audit_chain, setup_store,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_vm_records, setup_store,
 						teardown),
