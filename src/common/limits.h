@@ -56,3 +56,4 @@
 #define HGSD_MAX_THREADS 256u                    /* [server] threads */
 #define HGSD_STOP_GRACE_SECONDS 5u               /* drain on SIGTERM */
 #define HGSD_AUDIT_HEAD_SECONDS 60               /* audit chain head logged at most this often */
+#define HGSD_SECURE_HEAP_SIZE (1u << 20)         /* OpenSSL's secure heap (a power of 2) */

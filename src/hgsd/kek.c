@@ -139,6 +139,12 @@ const char *kek_id(const struct kek *k)
 	return k->id;
 }
 
+void kek_lock(struct kek *k)
+{
+	for (; k; k = k->previous)
+		(void)mlock(k, k->mapped);
+}
+
 int kek_set_previous(struct kek *k, struct kek *previous, struct err *e)
 {
 	if (strcmp(k->id, previous->id) == 0)

@@ -31,6 +31,10 @@ struct kek;
 int kek_load(const char *path, struct kek **ret, struct err *e);
 void kek_free(struct kek *k);
 
+/* Lock the KEK's pages (and its previous KEK's) again, best effort:
+ * memory locks do not pass to a child of fork(), such as the daemon. */
+void kek_lock(struct kek *k);
+
 /* A non-secret name of the KEK: the first 8 bytes of
  * SHA-256("shieldvm hgsd kek id" || KEK), in hex. */
 const char *kek_id(const struct kek *k);

@@ -62,6 +62,7 @@ struct daemon_state {
 	uint8_t *nonce_key;  /* one mlocked page */
 	struct kek *kek;     /* [keys] kek_file, or NULL */
 	int64_t audit_head_logged; /* the audit record last logged as the head */
+	int secure_heap;     /* CRYPTO_secure_malloc_init: 1 locked, 2 unlocked, 0 none */
 	struct http_server *host_srv, *admin_srv;
 	int ready_fd;        /* daemon mode: tells the parent we serve */
 };
@@ -661,6 +662,18 @@ static int run(struct daemon_state *d, const sigset_t *sigs)
 		return fail("privilege_drop_failed", &e);
 	if (!d->cfg.foreground && daemonize(d, &e) < 0)
 		return fail("daemonize_failed", &e);
+	/* Memory locks do not survive fork(): lock the KEK again, then set up
+	 * OpenSSL's secure heap, where the private numbers of the token,
+	 * guardian and ephemeral keys live (mlocked, guard pages, left out of
+	 * core dumps). Within the service user's RLIMIT_MEMLOCK, like the
+	 * nonce key's page. */
+	kek_lock(d->kek);
+	d->secure_heap = CRYPTO_secure_malloc_init(HGSD_SECURE_HEAP_SIZE, 16);
+	if (d->secure_heap != 1)
+		log_event(LOG_LEVEL_WARNING, NULL, "secure_heap_unlocked", "{s:s}", "message",
+			  d->secure_heap == 0
+				  ? "OpenSSL's secure heap could not be set up: private keys live in the ordinary heap"
+				  : "OpenSSL's secure heap is not locked in memory (RLIMIT_MEMLOCK?)");
 	if (store_open(d->cfg.store_uri, &d->ctx.store, &e) < 0)
 		return fail("store_open_failed", &e);
 	if (load_nonce_key(d, &sealed_nonce, &e) < 0)
@@ -702,7 +715,9 @@ static int run(struct daemon_state *d, const sigset_t *sigs)
 		close(d->ready_fd);
 		d->ready_fd = -1;
 	}
-	log_event(LOG_LEVEL_NOTICE, NULL, "ready", NULL);
+	log_event(LOG_LEVEL_NOTICE, NULL, "ready", "{s:{s:I, s:b, s:I}}", "secure_heap", "size",
+		  (json_int_t)HGSD_SECURE_HEAP_SIZE, "locked", d->secure_heap == 1, "used",
+		  (json_int_t)(d->secure_heap ? CRYPTO_secure_used() : 0));
 	log_audit_head(d, true);
 	sig = wait_for_stop(d, sigs);
 	log_event(LOG_LEVEL_NOTICE, NULL, "stopping", "{s:s}", "signal",

@@ -87,7 +87,15 @@ cp "$TMP/body" "$TMP/hgs.json"
 	fail "a guardian key row is not sealed under $kek_id"
 [[ $(sqlite3 "$DB" "SELECT substr(value, 1, 22) FROM setting WHERE key = 'nonce_key'") == "kek1:$kek_id:" ]] ||
 	fail "the nonce key is not sealed"
-ok "the first start with KEK $kek_id sealed the nonce, token and guardian keys; same kid and guardian"
+# the private keys' numbers live in OpenSSL's secure heap, locked when the
+# memlock limit allows the 1 MiB (hgsd has dropped to the service user)
+lim=$(ulimit -l)
+want_locked=false
+[[ $lim == unlimited || $lim -ge 1100 ]] && want_locked=true
+jq -s -e --argjson l "$want_locked" 'map(select(.event == "ready")) | .[0].secure_heap |
+	.size == 1048576 and .used > 0 and .locked == $l' "$TMP/hgs1.log" >/dev/null ||
+	{ grep '"ready"' "$TMP/hgs1.log" >&2; fail "the keys are not in a secure heap (locked: $want_locked)"; }
+ok "the first start with KEK $kek_id sealed the nonce, token and guardian keys; same kid and guardian; keys in the secure heap"
 
 # ---- the sealed keys work: a token, a KP unwrap, a new guardian key ----
 kps_host_owner
