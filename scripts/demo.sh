@@ -411,6 +411,9 @@ good "releases for host1 opens only in host1's TPM. Nothing was committed; the"
 good "copy's vTPM, VARS and disks stay ciphertext."
 say "hgsd's audit trail (newest first):"
 hgsctl audit list --limit 5 2>&1 | cut -c1-120 | indent
+say "Each audit record's hash covers the one before; hgsd logs the head, so a"
+say "record changed or removed later shows:"
+hgsctl audit verify 2>&1 | indent || die "the audit chain does not verify"
 
 echo
 echo "${bold}Done.${off} One attested host ran the shielded VM with Secure Boot and a vTPM;"
