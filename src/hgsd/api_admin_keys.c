@@ -136,7 +136,7 @@ int api_admin_gkeys_export(struct http_request *rq)
 		if (r < 0)
 			return api_store_error(rq, r, &e, what);
 	}
-	r = guardian_open_row(ctx->kek, &g, &gd, NULL, &e);
+	r = guardian_open_row(ctx->kek, &g, &gd, NULL, NULL, &e);
 	if (r == 0)
 		r = guardian_metadata(gd, &meta, &e);
 	if (r < 0) {

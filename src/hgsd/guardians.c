@@ -14,6 +14,7 @@
 
 #include "common/util.h"
 #include "hgsd/log.h"
+#include "hgsd/sealed.h"
 
 struct gkey {
 	char id[STORE_GUARDIAN_ID_MAX + 1];
@@ -46,14 +47,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void wipe_free(char *s, size_t len)
-{
-	if (s) {
-		OPENSSL_cleanse(s, len);
-		free(s);
-	}
-}
-
 static void set_free(struct guardian_set *set)
 {
 	if (!set)
@@ -65,24 +58,19 @@ static void set_free(struct guardian_set *set)
 	free(set);
 }
 
-void guardian_row_aad(const char *id, char out[GUARDIAN_ROW_AAD_MAX])
-{
-	snprintf(out, GUARDIAN_ROW_AAD_MAX, "guardian_key:%s", id);
-}
-
 int guardian_row_new(const struct guardian *g, const struct kek *kek, bool primary,
 		     struct store_guardian *row, struct err *e)
 {
-	char *text = NULL, aad[GUARDIAN_ROW_AAD_MAX];
+	char *text = NULL, aad[SEALED_AAD_MAX];
 	int r;
 
 	r = guardian_to_private_json(g, &text, e);
 	if (r < 0)
 		return r;
-	guardian_row_aad(g->id, aad);
+	sealed_row_aad(STORE_PRIVATE_GUARDIAN_KEY, g->id, aad);
 	*row = (struct store_guardian){ .primary = primary, .enabled = true };
 	r = kek_seal_text(kek, aad, text, &row->private_json, e);
-	wipe_free(text, strlen(text));
+	sealed_free_str(text);
 	if (r < 0)
 		return r;
 	snprintf(row->id, sizeof(row->id), "%s", g->id);
@@ -92,16 +80,12 @@ int guardian_row_new(const struct guardian *g, const struct kek *kek, bool prima
 	return 0;
 }
 
-/* First start: agree on one key with every other node starting now. The
- * candidate goes through the settings sealed like the key row. */
+/* First start: agree on one key with every other node starting now. */
 static int create_first(struct store *s, const struct kek *kek, struct err *e)
 {
 	_cleanup_(guardian_freep) struct guardian *cand = NULL, *won = NULL;
 	struct store_guardian row = { 0 };
-	char *text = NULL, *sealed = NULL;
-	uint8_t *val = NULL, *plain = NULL;
-	size_t val_len = 0, plain_len = 0, sealed_len = 0;
-	bool was_sealed;
+	char *text = NULL, *won_text = NULL;
 	int r;
 
 	r = guardian_generate(GUARDIANS_FIRST_NAME, GUARDIAN_EC_P256, &cand, e);
@@ -110,29 +94,12 @@ static int create_first(struct store *s, const struct kek *kek, struct err *e)
 	r = guardian_to_private_json(cand, &text, e);
 	if (r < 0)
 		return r;
-	r = kek_seal(kek, "setting:" GUARDIANS_FIRST_SETTING, (const uint8_t *)text, strlen(text),
-		     &sealed, &sealed_len, e);
-	wipe_free(text, strlen(text));
-	if (r < 0)
+	r = sealed_offer_first(s, kek, GUARDIANS_FIRST_SETTING, text, "{", &won_text, e);
+	sealed_free_str(text);
+	if (r <= 0)
 		return r;
-	r = store_setting_get_or_create(s, GUARDIANS_FIRST_SETTING,
-					(const uint8_t *)sealed, sealed_len + 1,
-					&val, &val_len, e);
-	wipe_free(sealed, sealed_len);
-	if (r < 0)
-		return r;
-	if (val_len < 2 || val[val_len - 1] != '\0' ||
-	    (val[0] != '{' && !kek_is_sealed(val, val_len - 1))) {
-		/* Holds an id: another node finished already. */
-		wipe_free((char *)val, val_len);
-		return 0;
-	}
-	r = kek_open(kek, "setting:" GUARDIANS_FIRST_SETTING, val, val_len - 1, &plain,
-		     &plain_len, &was_sealed, e);
-	wipe_free((char *)val, val_len);
-	if (r >= 0)
-		r = guardian_from_private_json((const char *)plain, plain_len, &won, e);
-	wipe_free((char *)plain, plain_len);
+	r = guardian_from_private_json(won_text, strlen(won_text), &won, e);
+	sealed_free_str(won_text);
 	if (r < 0) {
 		err_prefix(e, "setting %s", GUARDIANS_FIRST_SETTING);
 		return r;
@@ -180,7 +147,7 @@ static int set_build(const struct kek *kek, struct store_guardian *v, size_t n,
 		set->n++;
 		if (!v[i].enabled)
 			continue; /* a disabled key releases nothing */
-		r = guardian_open_row(kek, &v[i], &k->g, NULL, e);
+		r = guardian_open_row(kek, &v[i], &k->g, NULL, NULL, e);
 		if (r < 0) {
 			err_prefix(e, "guardian key %s", v[i].id);
 			set_free(set);
@@ -219,18 +186,20 @@ static int set_build(const struct kek *kek, struct store_guardian *v, size_t n,
 }
 
 int guardian_open_row(const struct kek *kek, const struct store_guardian *row,
-		      struct guardian **ret, bool *ret_sealed, struct err *e)
+		      struct guardian **ret, char **ret_text, bool *ret_sealed, struct err *e)
 {
-	char aad[GUARDIAN_ROW_AAD_MAX], *text = NULL;
+	char aad[SEALED_AAD_MAX], *text = NULL;
 	bool was_sealed = false;
 	int r;
 
-	guardian_row_aad(row->id, aad);
+	sealed_row_aad(STORE_PRIVATE_GUARDIAN_KEY, row->id, aad);
 	r = kek_open_text(kek, aad, row->private_json, &text, &was_sealed, e);
 	if (r < 0)
 		return r;
 	r = guardian_from_private_json(text, strlen(text), ret, e);
-	wipe_free(text, strlen(text));
+	if (r >= 0 && ret_text)
+		*ret_text = TAKE_PTR(text);
+	sealed_free_str(text);
 	if (ret_sealed)
 		*ret_sealed = was_sealed;
 	return r;
@@ -264,27 +233,18 @@ static int seal_stored(struct store *s, const struct kek *kek, unsigned *count, 
 	r = store_guardian_list(s, true, &v, &n, e);
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		_cleanup_(guardian_freep) struct guardian *gd = NULL;
-		_cleanup_(store_guardian_clearp) struct store_guardian row = { 0 };
+		char *text = NULL;
 		bool was_sealed = false;
 
-		r = guardian_open_row(kek, &v[i], &gd, &was_sealed, e);
+		r = guardian_open_row(kek, &v[i], &gd, &text, &was_sealed, e);
 		if (r < 0) {
 			err_prefix(e, "guardian key %s", v[i].id);
 			break;
 		}
-		if (was_sealed || !kek)
-			continue;
-		r = guardian_row_new(gd, kek, v[i].primary, &row, e);
-		if (r < 0)
-			break;
-		r = store_private_replace(s, STORE_PRIVATE_GUARDIAN_KEY, v[i].id,
-					  v[i].private_json, row.private_json, e);
-		if (r == -ESTALE) {
-			memset(e, 0, sizeof(*e));
-			r = 0;
-		} else if (r == 0) {
-			(*count)++;
-		}
+		if (!was_sealed && kek)
+			r = sealed_replace_row(s, kek, STORE_PRIVATE_GUARDIAN_KEY, v[i].id,
+					       v[i].private_json, text, count, e);
+		sealed_free_str(text);
 	}
 	store_guardians_free(v, n);
 	return r < 0 ? r : 0;

@@ -41,18 +41,16 @@
 struct guardians;
 struct guardian_set; /* one snapshot of the key table, reference counted */
 
-#define GUARDIAN_ROW_AAD_MAX (STORE_GUARDIAN_ID_MAX + 16)
-
-/* The associated data of a guardian key row's sealed private part. */
-void guardian_row_aad(const char *id, char out[GUARDIAN_ROW_AAD_MAX]);
 /* The store row of g (enabled; primary as given), its private JSON sealed
  * under kek (copied as it is without one). */
 int guardian_row_new(const struct guardian *g, const struct kek *kek, bool primary,
 		     struct store_guardian *row, struct err *e);
 /* The guardian in a row read with its private part (opened under kek);
- * *ret_sealed (may be NULL): whether it was stored sealed. */
+ * *ret_text (may be NULL): the opened private JSON (the caller frees it with
+ * sealed_free_str); *ret_sealed (may be NULL): whether it was stored sealed
+ * under kek itself. */
 int guardian_open_row(const struct kek *kek, const struct store_guardian *row,
-		      struct guardian **ret, bool *ret_sealed, struct err *e);
+		      struct guardian **ret, char **ret_text, bool *ret_sealed, struct err *e);
 
 /* Load the keys; at the first start of a cluster create the primary.
  * With a KEK (kek_file), private keys are written sealed, and keys stored
