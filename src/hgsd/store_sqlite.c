@@ -1578,11 +1578,21 @@ static int audit_chain(const uint8_t prev[STORE_AUDIT_CHAIN_SIZE], int64_t id, i
 	return ok ? 0 : err_set(e, EIO, "store: SHA-256 of an audit record failed");
 }
 
+/* The audit record's chain in column i, or NULL: a record without one. */
+static const uint8_t *col_chain(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, i) != STORE_AUDIT_CHAIN_SIZE)
+		return NULL;
+	return sqlite3_column_blob(st, i);
+}
+
 /* The newest record's id (0: none) and chain (zeros: none, or a record
  * without one). */
 static int audit_last(struct lease *l, int64_t *ret_id, uint8_t chain[STORE_AUDIT_CHAIN_SIZE],
 		      struct err *e)
 {
+	const uint8_t *have;
 	sqlite3_stmt *st;
 	int rc, r;
 
@@ -1597,9 +1607,8 @@ static int audit_last(struct lease *l, int64_t *ret_id, uint8_t chain[STORE_AUDI
 	if (rc != SQLITE_ROW)
 		return db_fail(l->c->db, e, "reading the newest audit record");
 	*ret_id = sqlite3_column_int64(st, 0);
-	if (sqlite3_column_type(st, 1) == SQLITE_BLOB &&
-	    sqlite3_column_bytes(st, 1) == STORE_AUDIT_CHAIN_SIZE)
-		memcpy(chain, sqlite3_column_blob(st, 1), STORE_AUDIT_CHAIN_SIZE);
+	if ((have = col_chain(st, 1)))
+		memcpy(chain, have, STORE_AUDIT_CHAIN_SIZE);
 	return 0;
 }
 
@@ -2802,9 +2811,7 @@ int store_audit_check(struct store *s, int64_t anchor_id,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_audit a = { 0 };
 		int64_t id = sqlite3_column_int64(st, 0);
-		bool chained = sqlite3_column_type(st, 6) == SQLITE_BLOB &&
-			       sqlite3_column_bytes(st, 6) == STORE_AUDIT_CHAIN_SIZE;
-		const uint8_t *have = chained ? sqlite3_column_blob(st, 6) : NULL;
+		const uint8_t *have = col_chain(st, 6);
 
 		ret->records++;
 		ret->head_id = id;
@@ -2813,7 +2820,7 @@ int store_audit_check(struct store *s, int64_t anchor_id,
 			ret->anchor_found = true;
 			ret->anchor_matches = have && CRYPTO_memcmp(have, anchor, sizeof(want)) == 0;
 		}
-		if (!chained) {
+		if (!have) {
 			/* the chain restarts after it */
 			ret->unchained++;
 			memset(prev, 0, sizeof(prev));
