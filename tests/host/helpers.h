@@ -14,14 +14,7 @@
 #include "common/err.h"
 #include "host/tpm.h"
 
-/* Fail the test with the struct err's message unless r == 0. */
-#define check_ok(r, e)                                                      \
-	do {                                                                \
-		int _r = (r);                                               \
-		if (_r < 0)                                                 \
-			fail_msg("%s:%d: %s -> %d: %s", __FILE__, __LINE__, \
-				 #r, _r, err_str(e));                       \
-	} while (0)
+#include "../lib/check.h"
 
 static inline const char *test_env(const char *name)
 {

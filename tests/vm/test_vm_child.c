@@ -26,6 +26,8 @@
 #include "common/util.h"
 #include "vm/child.h"
 
+#include "../lib/check.h"
+
 #define DUMPABLE 1
 #define NO_NEW_PRIVS 2
 #define NO_CORE 4
@@ -34,14 +36,6 @@
 #define UID_IS 32
 
 static const char *probe;
-
-#define check_ok(r, e)                                                      \
-	do {                                                                \
-		int _r = (r);                                               \
-		if (_r < 0)                                                 \
-			fail_msg("%s:%d: %s -> %d: %s", __FILE__, __LINE__, \
-				 #r, _r, err_str(e));                       \
-	} while (0)
 
 /* Run the probe as c says; its exit bits. */
 static int run_probe(const struct vm_child *c, uid_t uid)

@@ -30,16 +30,10 @@
 #include "vm/keys.h"
 #include "vm/vars.h"
 
+#include "../lib/check.h"
+
 #define FW "d50189a486d22af418198226a3a5bcb6ddac775590f6a808bd629474ee034d62"
 #define UUID "12345678-1234-4234-8234-123456789abc"
-
-#define check_ok(r, e)                                                      \
-	do {                                                                \
-		int _r = (r);                                               \
-		if (_r < 0)                                                 \
-			fail_msg("%s:%d: %s -> %d: %s", __FILE__, __LINE__, \
-				 #r, _r, err_str(e));                       \
-	} while (0)
 
 /* An independent HKDF-SHA256 (OpenSSL's EVP_KDF, parameters spelled out). */
 static void hkdf(const uint8_t *ikm, size_t n, const char *info, uint8_t *out,
