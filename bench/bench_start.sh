@@ -41,15 +41,12 @@ else
 fi
 export SHIELDVM_RUNTIME_DIR
 
-bench_cleanup() {
-	local rc=$?
-	set +e # teardown runs to its end ((exit 1) would end it under -e)
-	vm_teardown "$rc" "$W/vm"
+VM_DIRS=("$W/vm")
+# vm_cleanup's hook: the runtime directory made in /dev/shm
+vm_cleanup_more() {
 	[[ $SHIELDVM_RUNTIME_DIR == /dev/shm/bench-start.* ]] && rm -rf "$SHIELDVM_RUNTIME_DIR"
-	(exit "$rc")
-	e2e_cleanup
 }
-trap bench_cleanup EXIT
+trap vm_cleanup EXIT
 
 now_us() {
 	local t=$EPOCHREALTIME

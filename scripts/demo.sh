@@ -394,18 +394,21 @@ cp -a "$W/vm" "$W/vm-copy"
 say "host2's agent tries to enroll with hgsd:"
 show shieldvm host init --tcti "$TCTI_host2" --state-dir "$W/host2" --hgs "$URL" --transport-key ecc --quiet
 ((RC != 0)) || die "an unregistered host was enrolled"
+# copy_refused STATE_DIR WHAT: the copied VM does not start on host2 with
+# the agent state STATE_DIR, and leaves no runtime directory.
+copy_refused() {
+	show shieldvm run "$W/vm-copy" --tcti "$TCTI_host2" --state-dir "$1" --event-log "$log" --quiet
+	((RC != 0)) || die "the copied VM started $2"
+	[[ ! -e $SHIELDVM_RUNTIME_DIR/$VM_ID ]] || die "a runtime directory exists for the copy"
+}
 say "and to start the copied VM:"
-show shieldvm run "$W/vm-copy" --tcti "$TCTI_host2" --state-dir "$W/host2" --event-log "$log" --quiet
-((RC != 0)) || die "the copied VM started on an unregistered host"
-[[ ! -e $SHIELDVM_RUNTIME_DIR/$VM_ID ]] || die "a runtime directory exists for the copy"
+copy_refused "$W/host2" "on an unregistered host"
 say "Even with host1's agent state copied as well (its health token and its"
 say "transport key's TPM blob): hgsd honours the token, which names host1, but"
 say "seals the VM's key to host1's transport key, and that key loads only into"
 say "host1's TPM."
 cp -a "$W/host1" "$W/host2-stolen"
-show shieldvm run "$W/vm-copy" --tcti "$TCTI_host2" --state-dir "$W/host2-stolen" --event-log "$log" --quiet
-((RC != 0)) || die "the copied VM started with a copied agent state"
-[[ ! -e $SHIELDVM_RUNTIME_DIR/$VM_ID ]] || die "a runtime directory exists for the copy"
+copy_refused "$W/host2-stolen" "with a copied agent state"
 good "Refused both ways: host2 cannot get a token of its own, and what hgsd"
 good "releases for host1 opens only in host1's TPM. Nothing was committed; the"
 good "copy's vTPM, VARS and disks stay ciphertext."

@@ -228,3 +228,19 @@ vm_teardown() {
 	fi
 	return 0
 }
+
+# The EXIT trap of the VM tests (trap vm_cleanup EXIT): vm_teardown over
+# VM_DIRS, then vm_cleanup_more RC if the script defines one, then the
+# fabric's teardown (e2e_cleanup). A script lists its VM directories in
+# VM_DIRS.
+VM_DIRS=()
+vm_cleanup() {
+	local rc=$?
+	set +e # teardown runs to its end ((exit 1) would end it under -e)
+	vm_teardown "$rc" "${VM_DIRS[@]}"
+	if declare -F vm_cleanup_more >/dev/null; then
+		vm_cleanup_more "$rc"
+	fi
+	(exit "$rc")
+	e2e_cleanup
+}

@@ -21,16 +21,7 @@ export SHIELDVM_RUNTIME_DIR=$TMP/run
 mkdir -m 0700 "$SHIELDVM_RUNTIME_DIR"
 VM2_ID=5d1e3c8a-7a3f-4b61-8c0e-2f9b6a4d7e10
 
-# every VM directory a case made: powered off at the end
-VM_DIRS=()
-
-vm_cleanup() {
-	local rc=$?
-	set +e # teardown runs to its end ((exit 1) would end it under -e)
-	vm_teardown "$rc" "${VM_DIRS[@]}"
-	(exit "$rc")
-	e2e_cleanup
-}
+# every VM directory a case makes goes into VM_DIRS: powered off at the end
 trap vm_cleanup EXIT
 
 # run_vm DIR [HOST [EVENT_LOG]] [-- ARGS]: `shieldvm run DIR` as HOST

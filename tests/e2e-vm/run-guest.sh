@@ -25,16 +25,13 @@ GUEST_TMP=$W
 BOOT_TIMEOUT=${E2E_VM_BOOT_TIMEOUT:-200}
 hex32='^[0-9a-f]{32}$'
 
-vm_cleanup() {
-	local rc=$?
-	set +e # teardown runs to its end ((exit 1) would end it under -e)
-	vm_teardown "$rc" "$VMD"
-	if [[ $rc != 0 && -f $REPORT ]]; then
+VM_DIRS=("$VMD")
+# vm_cleanup's hook: on failure, what the guest reported
+vm_cleanup_more() {
+	if [[ $1 != 0 && -f $REPORT ]]; then
 		echo "--- guest report" >&2
 		report_text >&2 || true
 	fi
-	(exit "$rc")
-	e2e_cleanup
 }
 trap vm_cleanup EXIT
 

@@ -10,13 +10,7 @@
 
 export SHIELDVM_RUNTIME_DIR=$TMP/run
 
-vm_cleanup() {
-	local rc=$?
-	set +e # teardown runs to its end ((exit 1) would end it under -e)
-	vm_teardown "$rc" "$W/vm"
-	(exit "$rc")
-	e2e_cleanup
-}
+VM_DIRS=("$W/vm")
 trap vm_cleanup EXIT
 
 # run_vm ARGS: `shieldvm run $W/vm` as the host; output in $W/run.out/.err,
